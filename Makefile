@@ -1,0 +1,48 @@
+# Two commands matter on a fresh machine: `make run` (the main job) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+RUN_STAMP := $(VENV)/.run-installed
+DEV_STAMP := $(VENV)/.dev-installed
+DEMO   := src/ratchet/demo_data
+
+.PHONY: run test lint typecheck unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+## run: the main job (until the engine lands: the entry signals of the bundled real candles)
+run: $(RUN_STAMP)
+	@for file in $(DEMO)/*-5m.csv; do \
+		$(BIN)/ratchet signals --candles "$$file" --signals-only --tail 8 || exit $$?; \
+	done
+
+## test: lint, type-check and the whole test suite
+test: lint typecheck unit
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
+	$(BIN)/mypy --strict src/ratchet/domain
+
+unit: $(DEV_STAMP)
+	$(BIN)/python -m pytest
+
+## bench: print the benchmark figures (not part of the tests)
+bench: $(DEV_STAMP)
+	$(BIN)/python bench/indicators.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

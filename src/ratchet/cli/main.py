@@ -1,0 +1,45 @@
+"""The ``ratchet`` command: one entry point, one sub-command per module.
+
+Exit codes: 0 ok, 1 the operation failed, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ratchet import __version__
+from ratchet.cli.signals import signals_command
+
+app = typer.Typer(
+    name="ratchet",
+    help="A spot trading engine for Coinbase Advanced Trade: limit entries, ratchet-only stops.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("signals")(signals_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ratchet {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Ratchet: limit-buy entries on 2-of-3 confirmations, trailing stops that only move up."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,81 @@
+"""The vocabulary of orders: sides, types, time in force, statuses, operator actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class OrderError(ValueError):
+    """An order breaks a trading rule, or an event contradicts what the order already knows."""
+
+
+class OrderSide(Enum):
+    """Buy or sell (spot only: a sell never exceeds what is held)."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(Enum):
+    """Limit entries, stop-limit exits; market only for an audited operator action."""
+
+    LIMIT = "LIMIT"
+    STOP_LIMIT = "STOP_LIMIT"
+    MARKET = "MARKET"
+
+
+class TimeInForce(Enum):
+    """Good till cancelled, good till a date (``end_time``), or immediate-or-cancel (market)."""
+
+    GTC = "GOOD_UNTIL_CANCELLED"
+    GTD = "GOOD_UNTIL_DATE_TIME"
+    IOC = "IMMEDIATE_OR_CANCEL"
+
+
+class OrderStatus(Enum):
+    """Where an order is in its life; see ``orders.TRANSITIONS`` for the allowed moves."""
+
+    INITIALIZED = "INITIALIZED"
+    PENDING = "PENDING"
+    OPEN = "OPEN"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when nothing more can happen to the order on the exchange."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
+)
+
+
+class OperatorCommand(Enum):
+    """The only operator commands that may send a market order."""
+
+    FORCE_EXIT = "force_exit"
+    EMERGENCY_LIQUIDATION = "emergency_liquidation"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAction:
+    """Who asked for an operator action, when and why: the audit record a market order needs."""
+
+    command: OperatorCommand
+    actor: str
+    reason: str
+    requested_at: int
+
+    def __post_init__(self) -> None:
+        if not self.actor.strip():
+            raise OrderError("an operator action needs the name of who asked for it")
+        if not self.reason.strip():
+            raise OrderError("an operator action needs a reason")

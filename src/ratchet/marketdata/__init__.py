@@ -1,0 +1,1 @@
+"""Market data from files: recorded candle CSVs and the bundled demo set."""
