@@ -194,11 +194,16 @@ class CandleBuilder:
     def _advance_to(self, time: Decimal) -> list[Candle]:
         self._watermark = max(self._watermark, time)
         horizon = self._watermark - self._lateness
-        ready = [start for start in self._open if start + self._seconds <= horizon]
+        if not horizon.is_finite():
+            return []
+        # every bucket that ends at or before the horizon is closed, empty ones included
+        self._closed_before = max(
+            self._closed_before, bucket_start(int(horizon // 1), self._seconds)
+        )
+        ready = [start for start in self._open if start < self._closed_before]
         if not ready:
             return []
         ready.sort()
-        self._closed_before = max(self._closed_before, ready[-1] + self._seconds)
         return [self._open.pop(start).to_candle() for start in ready]
 
 
