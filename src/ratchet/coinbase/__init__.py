@@ -1,0 +1,1 @@
+"""Adapter for the Coinbase Advanced Trade API: auth, REST, WebSocket, rate limits."""

@@ -1,0 +1,135 @@
+"""WebSocket message shapes (shared/COINBASE.md §5) and their translation to domain events.
+
+Tickers arrive by the thousand, so they are read with plain dict access and explicit checks
+(a pydantic model per ticker would cost more than the rest of the feed). Order updates of the
+user channel are rarer and go through a pydantic model.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from ratchet.coinbase.wire import CandleWire, Wire, WireDecimal, parse_time
+from ratchet.domain.candles import CandleError
+from ratchet.domain.order_types import OrderSide, OrderType
+from ratchet.domain.reports import OrderReport, Ticker, status_from_exchange
+from ratchet.ports import CandleEvent, OrderUpdateEvent, TickerEvent
+
+MARKET_CHANNELS = ("heartbeats", "ticker", "candles")
+USER_CHANNELS = ("heartbeats", "user")
+
+_ORDER_TYPES = {"LIMIT": OrderType.LIMIT, "STOP_LIMIT": OrderType.STOP_LIMIT}
+
+
+class BadMessage(ValueError):
+    """A feed message that does not have the documented shape."""
+
+
+class UserOrderWire(Wire):
+    """One order of a ``user`` channel event."""
+
+    order_id: str
+    client_order_id: str = ""
+    status: str
+    product_id: str
+    order_side: str
+    order_type: str = ""
+    cumulative_quantity: WireDecimal = Decimal(0)
+    leaves_quantity: WireDecimal = Decimal(0)
+    avg_price: WireDecimal = Decimal(0)
+    total_fees: WireDecimal = Decimal(0)
+    limit_price: WireDecimal | None = None
+    stop_price: WireDecimal | None = None
+    creation_time: str = ""
+    cancel_reason: str = ""
+    reject_reason: str = ""
+
+    def to_report(self) -> OrderReport:
+        """The domain report (order type compared case-insensitively: "Limit" vs "LIMIT")."""
+        kind = self.order_type.upper().replace("-", "_")
+        return OrderReport(
+            exchange_order_id=self.order_id,
+            client_order_id=self.client_order_id,
+            product_id=self.product_id,
+            side=OrderSide(self.order_side.upper()),
+            order_type=_ORDER_TYPES.get(kind, OrderType.MARKET),
+            status=status_from_exchange(self.status, self.cumulative_quantity),
+            size=self.cumulative_quantity + self.leaves_quantity,
+            filled_size=self.cumulative_quantity,
+            average_filled_price=self.avg_price,
+            fees=self.total_fees,
+            limit_price=self.limit_price or None,
+            stop_price=self.stop_price or None,
+            created_time=parse_time(self.creation_time),
+            reason=self.reject_reason or self.cancel_reason,
+        )
+
+
+def _decimal(value: Any, what: str) -> Decimal:
+    if not isinstance(value, str):
+        raise BadMessage(f"{what}: expected a decimal string, got {value!r}")
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        raise BadMessage(f"{what}: not a number: {value!r}") from None
+    if not result.is_finite():
+        raise BadMessage(f"{what}: not finite: {value!r}")
+    return result
+
+
+def _optional_decimal(value: Any, what: str) -> Decimal | None:
+    return None if value in (None, "") else _decimal(value, what)
+
+
+def ticker_events(message: dict[str, Any], time: float) -> list[TickerEvent]:
+    """Ticker events of one ``ticker`` message."""
+    out = []
+    for event in _events(message):
+        for item in event.get("tickers") or ():
+            if not isinstance(item, dict):
+                raise BadMessage("ticker: each ticker must be an object")
+            product = item.get("product_id")
+            if not isinstance(product, str) or not product:
+                raise BadMessage("ticker: product_id missing")
+            price = _decimal(item.get("price"), f"ticker {product} price")
+            if price <= 0:
+                raise BadMessage(f"ticker {product}: price must be > 0")
+            bid = _optional_decimal(item.get("best_bid"), f"ticker {product} best_bid")
+            ask = _optional_decimal(item.get("best_ask"), f"ticker {product} best_ask")
+            out.append(TickerEvent(Ticker(product, price, time, bid, ask)))
+    return out
+
+
+def candle_events(message: dict[str, Any]) -> list[CandleEvent]:
+    """Candle events of one ``candles`` message."""
+    out = []
+    for event in _events(message):
+        for item in event.get("candles") or ():
+            try:
+                wire = CandleWire.model_validate(item)
+                out.append(CandleEvent(wire.product_id, wire.to_candle()))
+            except (ValidationError, CandleError) as exc:
+                raise BadMessage(f"candles: {exc}") from None
+    return out
+
+
+def order_events(message: dict[str, Any]) -> list[OrderUpdateEvent]:
+    """Order update events of one ``user`` message (snapshot and update alike)."""
+    out = []
+    for event in _events(message):
+        for item in event.get("orders") or ():
+            try:
+                out.append(OrderUpdateEvent(UserOrderWire.model_validate(item).to_report()))
+            except (ValidationError, ValueError) as exc:
+                raise BadMessage(f"user: {exc}") from None
+    return out
+
+
+def _events(message: dict[str, Any]) -> list[dict[str, Any]]:
+    events = message.get("events")
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise BadMessage(f"{message.get('channel')}: 'events' must be a list of objects")
+    return events
