@@ -82,7 +82,7 @@ def build_configuration(order: Order) -> dict[str, dict[str, Any]]:
     return {kind: body}
 
 
-def parse_configuration(config: dict[str, Any]) -> OrderConfig:
+def parse_configuration(config: Any) -> OrderConfig:
     """Read an ``order_configuration`` (exactly one known key)."""
     if not isinstance(config, dict) or len(config) != 1:
         raise UnsupportedConfiguration("order_configuration must have exactly one key")

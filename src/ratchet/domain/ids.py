@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-_PREFIX = re.compile(r"^[a-z][a-z0-9]{1,15}$")
-_PAIR = re.compile(r"^[A-Z0-9]{1,12}-[A-Z0-9]{1,12}$")
+_PREFIX = re.compile(r"[a-z][a-z0-9]{1,15}")
+_PAIR = re.compile(r"[A-Z0-9]{1,12}-[A-Z0-9]{1,12}")
+_POSITION_SEQ = re.compile(r"\d{6,}")
 
 
 class IdError(ValueError):
@@ -33,9 +34,9 @@ class OrderRole(Enum):
 
 def position_id(pair: str, sequence: int) -> str:
     """The id of the ``sequence``-th position in ``pair``, e.g. ``ETH-BTC#000042``."""
-    if not _PAIR.match(pair):
+    if not _PAIR.fullmatch(pair):
         raise IdError(f"pair must look like BASE-QUOTE in capitals, got {pair!r}")
-    if sequence < 1:
+    if isinstance(sequence, bool) or sequence < 1:
         raise IdError(f"position sequence must be >= 1, got {sequence}")
     return f"{pair}#{sequence:06d}"
 
@@ -50,11 +51,13 @@ class ClientOrderId:
     sequence: int
 
     def __post_init__(self) -> None:
-        if not _PREFIX.match(self.prefix):
+        if not _PREFIX.fullmatch(self.prefix):
             raise IdError(f"id prefix must be 2-16 lowercase letters/digits, got {self.prefix!r}")
         pair, _, seq = self.position_id.partition("#")
-        if not _PAIR.match(pair) or not seq.isdigit():
-            raise IdError(f"not a position id: {self.position_id!r}")
+        if not _PAIR.fullmatch(pair) or not _POSITION_SEQ.fullmatch(seq):
+            raise IdError(f"not a position id (PAIR#000001): {self.position_id!r}")
+        if not isinstance(self.sequence, int) or isinstance(self.sequence, bool):
+            raise IdError(f"order sequence must be an integer, got {self.sequence!r}")
         if self.sequence < 1:
             raise IdError(f"order sequence must be >= 1, got {self.sequence}")
 
@@ -65,7 +68,7 @@ class ClientOrderId:
     @classmethod
     def parse(cls, text: str, prefix: str) -> ClientOrderId | None:
         """The parts of ``text`` when it is one of ours (made with ``prefix``), else None."""
-        match = _ID.match(text)
+        match = _ID.fullmatch(text)
         if match is None or match["prefix"] != prefix:
             return None
         try:
@@ -80,6 +83,6 @@ class ClientOrderId:
 
 
 _ID = re.compile(
-    r"^(?P<prefix>[a-z][a-z0-9]{1,15})-(?P<pair>[A-Z0-9]{1,12}-[A-Z0-9]{1,12})-(?P<pos>\d{6,})"
-    r"-(?P<role>entry|stop|exit)-(?P<seq>\d+)$"
+    r"(?P<prefix>[a-z][a-z0-9]{1,15})-(?P<pair>[A-Z0-9]{1,12}-[A-Z0-9]{1,12})-(?P<pos>\d{6,})"
+    r"-(?P<role>entry|stop|exit)-(?P<seq>[1-9]\d*)"
 )

@@ -18,10 +18,14 @@ order cost / hold      up           a budget check never underestimates the cost
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, InvalidOperation
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+
+EXACT = Context(prec=60)
+"""Money arithmetic runs in 60 significant digits: products and sums of realistic amounts
+(and far larger ones) are exact, so no rounding happens anywhere but in the functions below."""
 
 
 class MoneyError(ValueError):
@@ -43,14 +47,14 @@ def to_decimal(value: Decimal | str | int, what: str = "value") -> Decimal:
 
 def floor_to(value: Decimal, increment: Decimal) -> Decimal:
     """Largest multiple of ``increment`` that is ``<= value``."""
-    steps = (value / increment).to_integral_value(rounding=ROUND_FLOOR)
-    return (steps * increment).quantize(increment)
+    steps = EXACT.divide(value, increment).to_integral_value(rounding=ROUND_FLOOR)
+    return EXACT.multiply(steps, increment).quantize(increment, context=EXACT)
 
 
 def ceil_to(value: Decimal, increment: Decimal) -> Decimal:
     """Smallest multiple of ``increment`` that is ``>= value``."""
-    steps = (value / increment).to_integral_value(rounding=ROUND_CEILING)
-    return (steps * increment).quantize(increment)
+    steps = EXACT.divide(value, increment).to_integral_value(rounding=ROUND_CEILING)
+    return EXACT.multiply(steps, increment).quantize(increment, context=EXACT)
 
 
 def is_multiple(value: Decimal, increment: Decimal) -> bool:
@@ -128,23 +132,35 @@ class Product:
         return floor_to(self._non_negative(held, "size"), self.base_increment)
 
     def order_cost(self, price: Decimal, size: Decimal, fee_rate: Decimal = ZERO) -> Decimal:
-        """What a buy of ``size`` at ``price`` holds in quote currency, fee included, rounded up."""
-        gross = self._non_negative(price, "price") * self._non_negative(size, "size")
-        return ceil_to(gross * (ONE + self._non_negative(fee_rate, "fee rate")), self.quote_tick)
+        """What a buy of ``size`` at ``price`` costs in quote currency, fee included.
+
+        Value and fee are each rounded up to the quote increment (exchanges round the fee of
+        a fill up on its own), so the result is never below what the exchange debits.
+        """
+        gross = EXACT.multiply(self._non_negative(price, "price"), self._non_negative(size, "size"))
+        fee = EXACT.multiply(gross, self._non_negative(fee_rate, "fee rate"))
+        return ceil_to(gross, self.quote_tick) + ceil_to(fee, self.quote_tick)
 
     def buy_size(self, budget: Decimal, price: Decimal, fee_rate: Decimal = ZERO) -> Decimal:
         """The largest size on the grid whose cost at ``price`` (fee included) fits ``budget``.
 
         Returns zero when not even one increment fits; the caller checks the product minimums
-        with :meth:`violations` before sending anything.
+        with :meth:`violations` before sending anything. The cost grows with the size, so the
+        answer is found by bisection over whole increments (a few dozen steps at most).
         """
         budget = self._non_negative(budget, "budget")
         price = self._positive(price, "price")
         fee_rate = self._non_negative(fee_rate, "fee rate")
-        size = floor_to(budget / (price * (ONE + fee_rate)), self.base_increment)
-        while size > ZERO and self.order_cost(price, size, fee_rate) > budget:
-            size -= self.base_increment
-        return size
+        step = self.base_increment
+        high = int(EXACT.divide(budget, EXACT.multiply(price, step)).to_integral_value(ROUND_FLOOR))
+        low = 0  # invariant: low increments fit; high + 1 do not
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.order_cost(price, EXACT.multiply(step, middle), fee_rate) <= budget:
+                low = middle
+            else:
+                high = middle - 1
+        return EXACT.multiply(step, low).quantize(step, context=EXACT)
 
     # -- checks ---------------------------------------------------------------------------
     def violations(self, price: Decimal | None, size: Decimal) -> tuple[str, ...]:

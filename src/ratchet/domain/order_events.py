@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ratchet.domain.money import MoneyError, to_decimal
 from ratchet.domain.order_types import OrderError
+
+
+def exact(value: Decimal, what: str) -> Decimal:
+    """``value`` checked to be a finite Decimal (never a float), else :class:`OrderError`."""
+    try:
+        return to_decimal(value, what)
+    except MoneyError as exc:
+        raise OrderError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +35,8 @@ class Fill:
     def __post_init__(self) -> None:
         if not self.trade_id:
             raise OrderError("a fill needs a trade id")
+        for name in ("price", "size", "fee"):
+            exact(getattr(self, name), f"fill {self.trade_id} {name}")
         if self.price <= 0 or self.size <= 0:
             raise OrderError(f"fill {self.trade_id}: price and size must be > 0")
         if self.fee < 0:
@@ -56,6 +67,13 @@ class Amended:
     size: Decimal
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        exact(self.size, "amended size")
+        for name in ("limit_price", "stop_price"):
+            value = getattr(self, name)
+            if value is not None and exact(value, f"amended {name}") <= 0:
+                raise OrderError(f"amended {name} must be > 0, got {value}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from ratchet.domain.order_events import (
     OrderEvent,
     Rejected,
     Submitted,
+    exact,
 )
 from ratchet.domain.order_types import (
     OperatorAction,
@@ -251,11 +252,12 @@ class Order:
 
     def allows(self, event: OrderEvent) -> bool:
         """Would :meth:`apply` accept this event now (without applying it)?"""
-        if isinstance(event, Fill):
-            if event.trade_id in self._trade_ids:
-                return True
-            if self.filled_size + event.size > self.size:
-                return False
+        if isinstance(event, Fill) and event.trade_id in self._trade_ids:
+            return True
+        try:
+            self._check(event)
+        except OrderError:
+            return False
         return (self.status, self._trigger(event)) in TRANSITIONS
 
     # -- the only mutator ----------------------------------------------------------------------
@@ -275,20 +277,16 @@ class Order:
             raise InvalidTransition(
                 f"{self.client_order_id}: {self.status.name} -> {trigger.name} is not allowed"
             )
-        before = (
-            self.status,
-            self.exchange_order_id,
-            self.filled_size,
-            self.reason,
-            self.limit_price,
-            self.stop_price,
-            self.size,
-        )
+        self._check(event)
+        before = self._state()
         self._take(event)
         if target is OrderStatus.OPEN and self.filled_size > ZERO:
             target = OrderStatus.PARTIALLY_FILLED
         self.status = target
-        after = (
+        return self._state() != before
+
+    def _state(self) -> tuple[object, ...]:
+        return (
             self.status,
             self.exchange_order_id,
             self.filled_size,
@@ -297,7 +295,37 @@ class Order:
             self.stop_price,
             self.size,
         )
-        return after != before
+
+    def _check(self, event: OrderEvent) -> None:
+        """Raise :class:`OrderError` when the event's data contradicts the order."""
+        exchange_id = getattr(event, "exchange_order_id", None)
+        if exchange_id and self.exchange_order_id and self.exchange_order_id != exchange_id:
+            raise OrderError(
+                f"{self.client_order_id}: exchange id {exchange_id} contradicts "
+                f"{self.exchange_order_id}"
+            )
+        if isinstance(event, Fill) and self.filled_size + event.size > self.size:
+            raise OrderError(
+                f"{self.client_order_id}: fill {event.trade_id} of {event.size} would exceed "
+                f"the order size {self.size} (filled {self.filled_size})"
+            )
+        if isinstance(event, Amended):
+            if event.size <= self.filled_size:
+                raise OrderError(
+                    f"{self.client_order_id}: an amended size must exceed the filled size "
+                    f"{self.filled_size}, got {event.size}"
+                )
+            limit = event.limit_price if event.limit_price is not None else self.limit_price
+            stop = event.stop_price if event.stop_price is not None else self.stop_price
+            if (
+                self.order_type is OrderType.STOP_LIMIT
+                and limit is not None
+                and stop is not None
+                and limit > stop
+            ):
+                raise OrderError(
+                    f"{self.client_order_id}: a sell stop's limit price must not exceed its stop"
+                )
 
     def _trigger(self, event: OrderEvent) -> Trigger:
         if isinstance(event, Fill):
@@ -306,34 +334,22 @@ class Order:
         return _TRIGGERS[type(event)]
 
     def _take(self, event: OrderEvent) -> None:
-        """Copy the event's data into the order (after the table said yes)."""
+        """Copy the event's data into the order (after the table and the checks said yes)."""
         exchange_id = getattr(event, "exchange_order_id", None)
         if exchange_id:
-            if self.exchange_order_id and self.exchange_order_id != exchange_id:
-                raise OrderError(
-                    f"{self.client_order_id}: exchange id {exchange_id} contradicts "
-                    f"{self.exchange_order_id}"
-                )
             self.exchange_order_id = exchange_id
         if isinstance(event, Fill):
-            if self.filled_size + event.size > self.size:
-                raise OrderError(
-                    f"{self.client_order_id}: fill {event.trade_id} of {event.size} would exceed "
-                    f"the order size {self.size} (filled {self.filled_size})"
-                )
             self.filled_size += event.size
-            self.filled_value += event.price * event.size
+            self.filled_value += event.value
             self.fees += event.fee
             self.fills.append(event)
             self._trade_ids.add(event.trade_id)
         elif isinstance(event, Amended):
-            if event.size < self.filled_size:
-                raise OrderError(f"{self.client_order_id}: cannot amend size below the filled size")
             self.size = event.size
-            self.limit_price = (
-                event.limit_price if event.limit_price is not None else self.limit_price
-            )
-            self.stop_price = event.stop_price if event.stop_price is not None else self.stop_price
+            if event.limit_price is not None:
+                self.limit_price = event.limit_price
+            if event.stop_price is not None:
+                self.stop_price = event.stop_price
         elif (
             isinstance(event, Rejected | Cancelled | Expired | CancelRejected | MarkedUnknown)
             and event.reason
@@ -346,6 +362,10 @@ def _check_new_order(order: Order) -> None:
     where = order.client_order_id
     if not where:
         raise OrderError("an order needs a client_order_id")
+    for name in ("size", "limit_price", "stop_price", "filled_size", "filled_value", "fees"):
+        value = getattr(order, name)
+        if value is not None:
+            exact(value, f"{where} {name}")
     if order.size <= ZERO:
         raise OrderError(f"{where}: size must be > 0, got {order.size}")
     if order.order_type is OrderType.MARKET:

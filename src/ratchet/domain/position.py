@@ -172,11 +172,15 @@ class Position:
         return moved
 
     def restore_stop(self, recorded: Decimal) -> None:
-        """Take a stop level recorded earlier (restart, config change): it can only raise."""
+        """Take a stop level recorded earlier (restart, config change): it can only raise.
+
+        The level is put on the price grid, rounding up (a stop never loosens).
+        """
         if self.status not in (PositionStatus.OPEN, PositionStatus.EXITING):
             raise PositionError(f"{self.position_id}: no stop while {self.status.name}")
-        if self.stop is None or recorded > self.stop:
-            self.stop = recorded
+        level = self.product.stop_price(to_decimal(recorded, f"{self.position_id} stop"))
+        if self.stop is None or level > self.stop:
+            self.stop = level
 
     def change_policy(self, policy: TrailPolicy) -> None:
         """Use a new trail from now on; the current stop stays where it is (never loosens)."""

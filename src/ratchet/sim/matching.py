@@ -1,0 +1,397 @@
+"""The matching core of the exchange simulator: orders, holds, fills and fees, pure and synchronous.
+
+No I/O and no clock reads: every command takes ``now`` (Unix seconds). Ids come from a seeded
+generator, so the same calls give the same orders, fills and ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from ratchet.domain.money import ZERO, MoneyError, Product, to_decimal
+from ratchet.domain.order_types import OrderSide, OrderType
+from ratchet.sim.accounts import Ledger
+from ratchet.sim.book import OrderBook
+from ratchet.sim.execution import Executor
+from ratchet.sim.moves import Move, crosses, reach
+from ratchet.sim.records import (
+    IOC_CANCEL,
+    USER_CANCEL,
+    CancelResult,
+    CreateOrderRequest,
+    CreateResult,
+    EditRecord,
+    EditResult,
+    Liquidity,
+    SimAccount,
+    SimFill,
+    SimOrder,
+    Status,
+    StopDirection,
+    TimeInForce,
+    TriggerStatus,
+)
+from ratchet.sim.validation import (
+    INSUFFICIENT_FUND,
+    check_create,
+    check_edit,
+    natural_time_in_force,
+)
+
+__all__ = [
+    "CancelResult",
+    "CreateOrderRequest",
+    "CreateResult",
+    "EditRecord",
+    "EditResult",
+    "MatchingEngine",
+    "SimAccount",
+    "SimFill",
+    "SimOrder",
+]
+
+
+class MatchingEngine:
+    """An in-process spot exchange that matches our orders against a replayed market.
+
+    The market is driven from outside: :meth:`market_move` says the market traded from the last
+    price to a new one with some volume, and the engine fills what that leg reached:
+
+    * a resting limit fills at its own limit price as MAKER once the price reaches it;
+    * a stop-limit triggers when the last trade crosses its stop (STOP_DOWN: ``<=``, STOP_UP:
+      ``>=``), then takes as TAKER at the trigger price (the stop on a continuous leg, the new
+      price on a gap) if its limit allows, else rests as a limit order;
+    * our fills on one leg take at most ``participation * volume`` base units in all, served in
+      price-time priority (what the path reaches first, then the older order);
+    * a marketable limit (not post-only), or a market order, takes at once at the last price as
+      TAKER, from what the last leg left (unlimited after :meth:`set_last_price` without
+      ``liquidity``); a market order's remainder is cancelled (IOC).
+
+    Fees are ``price * size * rate`` per fill, rounded up to the quote increment, in quote.
+    Holds follow :class:`~ratchet.sim.accounts.Ledger`: balances never go negative.
+    Every change of an order is recorded as a snapshot for :meth:`drain_updates`.
+    """
+
+    def __init__(
+        self,
+        products: Iterable[Product],
+        balances: Mapping[str, Decimal],
+        *,
+        maker_fee_rate: Decimal = Decimal("0.004"),
+        taker_fee_rate: Decimal = Decimal("0.006"),
+        participation: Decimal = Decimal("1"),
+        seed: int = 0,
+    ) -> None:
+        self._products = {product.product_id: product for product in products}
+        currencies = [
+            currency
+            for product in self._products.values()
+            for currency in (product.base_currency, product.quote_currency)
+        ]
+        self._ledger = Ledger(currencies, balances)
+        self._maker = _rate(maker_fee_rate, "maker fee rate")
+        self._taker = _rate(taker_fee_rate, "taker fee rate")
+        self._participation = to_decimal(participation, "participation")
+        if self._participation <= ZERO:
+            raise MoneyError(f"participation must be > 0, got {participation}")
+        self._book = OrderBook(self._products)
+        self._last: dict[str, Decimal] = {}
+        self._exec = Executor(
+            self._products,
+            self._ledger,
+            self._book,
+            maker_fee_rate=self._maker,
+            taker_fee_rate=self._taker,
+            seed=seed,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"MatchingEngine(products={list(self._products)}, orders={len(self._book)}, "
+            f"open={len(self._book.open_orders())}, fills={self._book.fill_count()})"
+        )
+
+    # -- queries ----------------------------------------------------------------------------
+    def product(self, product_id: str) -> Product | None:
+        """The product with this id, or None."""
+        return self._products.get(product_id)
+
+    def accounts(self) -> list[SimAccount]:
+        """Copies of every account (one per currency)."""
+        return self._ledger.all()
+
+    def account(self, currency: str) -> SimAccount | None:
+        """A copy of the account of ``currency``, or None."""
+        account = self._ledger.get(currency)
+        return None if account is None else account.copy()
+
+    def order(self, order_id: str) -> SimOrder | None:
+        """The live order with this id (treat it as read-only), or None."""
+        return self._book.get(order_id)
+
+    def order_by_client_id(self, client_order_id: str) -> SimOrder | None:
+        """The order created with this ``client_order_id``, or None."""
+        return self._book.by_client_id(client_order_id)
+
+    def orders(
+        self, product_ids: Iterable[str] | None = None, statuses: Iterable[str] | None = None
+    ) -> list[SimOrder]:
+        """Orders in creation order, optionally only of some products and/or statuses."""
+        return self._book.query(product_ids, statuses)
+
+    def fills(
+        self, order_ids: Iterable[str] | None = None, product_ids: Iterable[str] | None = None
+    ) -> list[SimFill]:
+        """Fills in sequence order, optionally only of some orders and/or products."""
+        return self._book.fills(order_ids, product_ids)
+
+    def last_price(self, product_id: str) -> Decimal | None:
+        """The last trade price of the product (None before any)."""
+        return self._last.get(product_id)
+
+    def set_last_price(
+        self, product_id: str, price: Decimal, *, liquidity: Decimal | None = None
+    ) -> None:
+        """Set the last trade price without trading (no order fills or triggers).
+
+        ``liquidity`` is what immediate executions may take at this price, in base units
+        (None: unlimited).
+        """
+        self._require(product_id)
+        self._last[product_id] = _positive(price, "price")
+        self._exec.set_capacity(product_id, liquidity)
+
+    def drain_updates(self) -> list[SimOrder]:
+        """Snapshots of the orders changed since the last drain, one per change, in order."""
+        return self._book.drain_updates()
+
+    # -- commands ---------------------------------------------------------------------------
+    def create_order(self, req: CreateOrderRequest, now: float) -> CreateResult:
+        """Create an order, or refuse it (nothing stored), or return the one with the same id.
+
+        A repeated ``client_order_id`` is an idempotent retry: the existing order is returned
+        with ``success=True`` and nothing changes.
+        """
+        existing = self.order_by_client_id(req.client_order_id)
+        if existing is not None:
+            return CreateResult(True, existing)
+        product = self._products.get(req.product_id)
+        if product is None:
+            return CreateResult(False, None, "INVALID_PRODUCT_ID", f"unknown {req.product_id!r}")
+        last = self._last.get(req.product_id)
+        refusal = check_create(req, product, last, now, self._taker)
+        if refusal is not None:
+            return CreateResult(False, None, refusal.reason, refusal.message)
+        currency, hold = self._hold_for(req, product, last)
+        available = self._ledger.available(currency)
+        if hold > available:
+            message = f"needs {hold} {currency} on hold, {available} available"
+            return CreateResult(False, None, INSUFFICIENT_FUND, message)
+        order = self._new_order(req, currency, now)
+        self._ledger.set_hold(order, hold)
+        self._exec.changed(order, now)
+        self._take_on_arrival(order, now)
+        return CreateResult(True, order)
+
+    def cancel_orders(self, order_ids: Iterable[str], now: float) -> list[CancelResult]:
+        """Cancel each order: one result per id, in the order given; holds are released."""
+        results = []
+        for order_id in order_ids:
+            order = self._book.get(order_id)
+            if order is None:
+                results.append(CancelResult(order_id, False, "UNKNOWN_CANCEL_ORDER"))
+            elif order.status == Status.FILLED:
+                results.append(CancelResult(order_id, False, "ORDER_IS_FULLY_FILLED"))
+            elif not order.is_open:
+                results.append(CancelResult(order_id, False, "DUPLICATE_CANCEL_REQUEST"))
+            else:
+                self._exec.finish(order, Status.CANCELLED, now, USER_CANCEL)
+                results.append(CancelResult(order_id, True, "UNKNOWN_CANCEL_FAILURE_REASON"))
+        return results
+
+    def edit_order(
+        self,
+        order_id: str,
+        *,
+        price: Decimal,
+        size: Decimal,
+        stop_price: Decimal | None = None,
+        now: float,
+    ) -> EditResult:
+        """Change an open GTC limit (or untriggered stop-limit) order's price, size and stop.
+
+        ``size`` is the order's new total size (above what has filled). The order keeps its id,
+        loses its time priority and holds what the new terms need; a limit edited to a
+        marketable price (not post-only) takes at once, as a new order would.
+        """
+        order = self._book.get(order_id)
+        if order is None:
+            return EditResult(False, ["ORDER_NOT_FOUND"])
+        product = self._products[order.product_id]
+        last = self._last.get(product.product_id)
+        reason = check_edit(
+            order, product, price=price, size=size, stop_price=stop_price, last=last
+        )
+        if reason is not None:
+            return EditResult(False, [reason])
+        hold = self._hold_amount(order.side, product, price, size - order.filled_size)
+        if hold - order.hold > self._ledger.available(order.hold_currency):
+            return EditResult(False, [INSUFFICIENT_FUND])
+        self._ledger.set_hold(order, hold)
+        order.limit_price, order.size = price, size
+        if stop_price is not None:
+            order.stop_price = stop_price
+        order.edit_history.append(EditRecord(price, size, order.stop_price, now))
+        self._book.requeue(order)
+        self._exec.changed(order, now)
+        self._take_on_arrival(order, now)
+        return EditResult(True, [])
+
+    def expire(self, now: float) -> list[SimOrder]:
+        """Expire every open GTD order whose ``end_time <= now``; return them."""
+        due = [
+            order
+            for order in self._book.open_orders()
+            if order.end_time is not None and order.end_time <= now
+        ]
+        for order in due:
+            self._exec.finish(order, Status.EXPIRED, now)
+        return due
+
+    def market_move(
+        self, product_id: str, price: Decimal, volume: Decimal, now: float, *, gap: bool = False
+    ) -> list[SimFill]:
+        """The market trades from the last price to ``price`` with ``volume`` base units.
+
+        ``gap=True`` is a jump (nothing traded in between): crossed stops take at the new
+        price. Orders due to expire at ``now`` expire first. Returns this leg's fills in order.
+        """
+        self._require(product_id)
+        price = _positive(price, "price")
+        volume = to_decimal(volume, "volume")
+        if volume < ZERO:
+            raise MoneyError(f"volume must be >= 0, got {volume}")
+        self.expire(now)
+        prev = self._last.get(product_id)
+        leg = Move(prev if prev is not None else price, price, gap or prev is None)
+        self._exec.set_capacity(product_id, self._participation * volume)
+        plan: list[tuple[Decimal, SimOrder]] = []
+        for order in self._book.open_orders(product_id):
+            distance = self._reach(order, leg)
+            if distance is not None:
+                plan.append((distance, order))
+        plan.sort(key=lambda item: item[0])  # stable: equal distance keeps time priority
+        fills: list[SimFill] = []
+        for _, order in plan:
+            assert order.limit_price is not None
+            if order.trigger_status == TriggerStatus.PENDING:
+                fills.extend(self._trigger(order, leg, now))
+            else:
+                fills.extend(self._exec.execute(order, order.limit_price, Liquidity.MAKER, now))
+        self._last[product_id] = price
+        return fills
+
+    # -- matching ---------------------------------------------------------------------------
+    def _reach(self, order: SimOrder, leg: Move) -> Decimal | None:
+        """How far along the leg the order becomes executable (None: not on this leg)."""
+        if order.trigger_status == TriggerStatus.PENDING:
+            assert order.stop_price is not None
+            return reach(leg, order.stop_price, order.stop_direction == StopDirection.DOWN)
+        assert order.limit_price is not None
+        return reach(leg, order.limit_price, order.side is OrderSide.BUY)
+
+    def _trigger(self, order: SimOrder, leg: Move, now: float) -> list[SimFill]:
+        assert order.stop_price is not None and order.limit_price is not None
+        order.trigger_status = TriggerStatus.TRIGGERED
+        self._exec.changed(order, now)
+        at = leg.trigger_price(order.stop_price, order.stop_direction == StopDirection.DOWN)
+        if crosses(order.side, order.limit_price, at):
+            return self._exec.execute(order, at, Liquidity.TAKER, now)
+        if not leg.gap and crosses(order.side, order.limit_price, leg.new):
+            return self._exec.execute(order, order.limit_price, Liquidity.MAKER, now)
+        return []
+
+    def _take_on_arrival(self, order: SimOrder, now: float) -> None:
+        """Execute a market order, or a marketable non-post-only limit, at the last price."""
+        last = self._last.get(order.product_id)
+        if order.order_type is OrderType.MARKET:
+            assert last is not None
+            if order.size is None:
+                self._exec.buy_for_quote(order, last, now)
+            else:
+                self._exec.execute(order, last, Liquidity.TAKER, now)
+        elif (
+            order.order_type is OrderType.LIMIT
+            and not order.post_only
+            and last is not None
+            and order.limit_price is not None
+            and crosses(order.side, order.limit_price, last)
+        ):
+            self._exec.execute(order, last, Liquidity.TAKER, now)
+        if order.is_open and order.time_in_force == TimeInForce.IOC:
+            self._exec.finish(order, Status.CANCELLED, now, IOC_CANCEL)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def _new_order(self, req: CreateOrderRequest, hold_currency: str, now: float) -> SimOrder:
+        is_stop = req.order_type is OrderType.STOP_LIMIT
+        order = SimOrder(
+            order_id=self._exec.new_id(),
+            client_order_id=req.client_order_id,
+            product_id=req.product_id,
+            side=req.side,
+            order_type=req.order_type,
+            size=req.base_size,
+            quote_size=req.quote_size,
+            limit_price=req.limit_price,
+            stop_price=req.stop_price,
+            stop_direction=req.stop_direction,
+            post_only=req.post_only,
+            time_in_force=req.time_in_force or natural_time_in_force(req.order_type),
+            end_time=req.end_time,
+            created_time=now,
+            hold_currency=hold_currency,
+            trigger_status=TriggerStatus.PENDING if is_stop else TriggerStatus.NOT_A_STOP,
+        )
+        self._book.add(order)
+        return order
+
+    def _hold_for(
+        self, req: CreateOrderRequest, product: Product, last: Decimal | None
+    ) -> tuple[str, Decimal]:
+        if req.side is OrderSide.SELL:
+            assert req.base_size is not None
+            return product.base_currency, req.base_size
+        if req.quote_size is not None:
+            return product.quote_currency, req.quote_size
+        price = req.limit_price if req.limit_price is not None else last
+        assert price is not None and req.base_size is not None
+        return product.quote_currency, self._hold_amount(req.side, product, price, req.base_size)
+
+    def _hold_amount(
+        self, side: OrderSide, product: Product, price: Decimal, size: Decimal
+    ) -> Decimal:
+        """What an order of ``size`` at ``price`` holds: quote with the taker fee, or base."""
+        if side is OrderSide.SELL:
+            return size
+        return product.order_cost(price, size, self._taker)
+
+    def _require(self, product_id: str) -> Product:
+        product = self._products.get(product_id)
+        if product is None:
+            raise KeyError(f"unknown product {product_id!r}")
+        return product
+
+
+def _positive(value: Decimal, what: str) -> Decimal:
+    amount = to_decimal(value, what)
+    if amount <= ZERO:
+        raise MoneyError(f"{what} must be > 0, got {amount}")
+    return amount
+
+
+def _rate(value: Decimal, what: str) -> Decimal:
+    rate = to_decimal(value, what)
+    if not ZERO <= rate < 1:
+        raise MoneyError(f"{what} must be in [0, 1), got {rate}")
+    return rate

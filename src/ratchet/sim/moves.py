@@ -1,0 +1,63 @@
+"""One leg of market movement and where along it an order becomes executable.
+
+A leg is the market trading from ``prev`` to ``new``: continuously (every price in between
+trades, in order) or as a gap (a jump: only ``new`` trades). A price threshold is *reached* on
+the leg when some traded price is on its side: ``<=`` for a buy limit or a STOP_DOWN trigger,
+``>=`` for a sell limit or a STOP_UP trigger. Since a leg is monotone, checking its two ends is
+enough, and the distance from ``prev`` orders the executions along the path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ratchet.domain.money import ZERO
+from ratchet.domain.order_types import OrderSide
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """The market's move from the last price ``prev`` to ``new`` (``gap``: a jump)."""
+
+    prev: Decimal
+    new: Decimal
+    gap: bool
+
+    @property
+    def low(self) -> Decimal:
+        """Lowest price of the leg's range."""
+        return min(self.prev, self.new)
+
+    @property
+    def high(self) -> Decimal:
+        """Highest price of the leg's range."""
+        return max(self.prev, self.new)
+
+    def trigger_price(self, stop: Decimal, below: bool) -> Decimal:
+        """The last trade at the moment a stop reached on this leg triggers.
+
+        On a gap it is the new price. On a continuous leg it is the stop itself, or ``prev``
+        when the last trade already stood at (or past) the stop.
+        """
+        if self.gap:
+            return self.new
+        already = self.prev <= stop if below else self.prev >= stop
+        return self.prev if already else stop
+
+
+def reach(leg: Move, threshold: Decimal, below: bool) -> Decimal | None:
+    """How far from ``prev`` the leg first trades on the ``below``/above side of ``threshold``.
+
+    Zero when ``prev`` already is on that side; None when the leg never gets there.
+    """
+    if (leg.prev <= threshold) if below else (leg.prev >= threshold):
+        return ZERO
+    if (leg.new <= threshold) if below else (leg.new >= threshold):
+        return abs(threshold - leg.prev)
+    return None
+
+
+def crosses(side: OrderSide, limit_price: Decimal, price: Decimal) -> bool:
+    """True when a limit order at ``limit_price`` can trade at ``price`` (buy: price <= limit)."""
+    return limit_price >= price if side is OrderSide.BUY else limit_price <= price
