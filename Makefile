@@ -43,6 +43,7 @@ unit: $(DEV_STAMP)
 ## bench: print the benchmark figures (not part of the tests)
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/indicators.py
+	$(BIN)/python bench/exchange_loopback.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

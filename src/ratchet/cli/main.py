@@ -11,6 +11,7 @@ import typer
 
 from ratchet import __version__
 from ratchet.cli.signals import signals_command
+from ratchet.cli.sim import sim_app
 
 app = typer.Typer(
     name="ratchet",
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("signals")(signals_command)
+app.add_typer(sim_app, name="sim")
 
 
 def _version(value: bool) -> None:
