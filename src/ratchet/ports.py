@@ -22,19 +22,22 @@ Exchange.server_time           optional  for clock-skew checks
 MarketData.events              yes       tickers, candles, order updates, and a
                                          :class:`Resynced` marker after every reconnect/gap
 Clock.now / Clock.sleep        yes       Unix seconds; a virtual clock in backtests
+Store.commit                   yes       one transaction per batch; intents written before send
+Store.load                     yes       positions not final and their orders (restart)
 =============================  ========  ===================================================
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
 from ratchet.domain.candles import Candle
 from ratchet.domain.money import Product
-from ratchet.domain.orders import Order
+from ratchet.domain.orders import Fill, Order
+from ratchet.domain.position import Position
 from ratchet.domain.reports import Balance, FillReport, OrderReport, Quote, Ticker
 
 
@@ -170,3 +173,99 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     async def sleep(self, seconds: float) -> None: ...
+
+
+# -- persistence ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what, when and why: every operator action and every repair leaves one."""
+
+    time: float
+    actor: str
+    action: str
+    subject: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StopChange:
+    """A move of a position's stop: the desired level and, once the exchange has it, confirmed."""
+
+    position_id: str
+    time: float
+    desired: Decimal
+    confirmed: Decimal | None
+    client_order_id: str | None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRecord:
+    """One closed candle's verdict, kept so an operator can see why the engine (did not) enter."""
+
+    pair: str
+    start: int
+    close: Decimal
+    rsi: float | None
+    macd: float | None
+    macd_signal: float | None
+    vwap: float | None
+    rsi_ok: bool | None
+    macd_ok: bool | None
+    vwap_ok: bool | None
+    enter: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """An order as stored: the order itself and the position it belongs to."""
+
+    order: Order
+    position_id: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(slots=True)
+class StateBatch:
+    """Everything one engine step changed; the store writes it in ONE transaction.
+
+    Orders and positions are full snapshots (upserted by client_order_id / position_id);
+    fills are inserted once per trade id (a repeat is ignored, never counted twice).
+    """
+
+    orders: list[OrderRecord] = field(default_factory=list)
+    positions: list[Position] = field(default_factory=list)
+    fills: list[tuple[str, Fill]] = field(default_factory=list)  # (client_order_id, fill)
+    stops: list[StopChange] = field(default_factory=list)
+    signals: list[SignalRecord] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return any((self.orders, self.positions, self.fills, self.stops, self.signals, self.audit))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """What a restart hydrates: positions not final, their orders, and the id counters."""
+
+    positions: tuple[Position, ...]
+    orders: tuple[OrderRecord, ...]
+    position_sequences: dict[str, int]
+
+
+class Store(Protocol):
+    """Durable state. Every method is one transaction; none blocks the event loop.
+
+    ``commit`` is write-ahead for intents: an order in status INITIALIZED is committed before
+    it is sent. ``load`` returns every position that is not CLOSED/CANCELLED and every order
+    of those positions plus every order that is not terminal.
+    """
+
+    async def commit(self, batch: StateBatch) -> None: ...
+
+    async def load(self, products: dict[str, Product]) -> StoredState: ...
+
+    async def next_position_sequence(self, pair: str) -> int: ...
+
+    async def close(self) -> None: ...
