@@ -14,7 +14,7 @@ from ratchet.domain.order_types import OrderSide, OrderType
 from ratchet.sim.accounts import Ledger
 from ratchet.sim.book import OrderBook
 from ratchet.sim.execution import Executor
-from ratchet.sim.moves import Move, crosses, reach
+from ratchet.sim.moves import Move, crosses, reach, takes_on_arrival
 from ratchet.sim.records import (
     IOC_CANCEL,
     USER_CANCEL,
@@ -326,7 +326,7 @@ class MatchingEngine:
             and not order.post_only
             and last is not None
             and order.limit_price is not None
-            and crosses(order.side, order.limit_price, last)
+            and takes_on_arrival(order.side, order.limit_price, last)
         ):
             self._exec.execute(order, last, Liquidity.TAKER, now)
         if order.is_open and order.time_in_force == TimeInForce.IOC:

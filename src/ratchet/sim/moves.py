@@ -49,9 +49,11 @@ class Move:
 def reach(leg: Move, threshold: Decimal, below: bool) -> Decimal | None:
     """How far from ``prev`` the leg first trades on the ``below``/above side of ``threshold``.
 
-    Zero when ``prev`` already is on that side; None when the leg never gets there.
+    Zero when ``prev`` is already past the threshold (a remainder the liquidity cap left
+    crossed); None when the leg never gets there. ``prev`` itself is the trade *before* the
+    leg: an order resting exactly at it executes only when this leg trades there again.
     """
-    if (leg.prev <= threshold) if below else (leg.prev >= threshold):
+    if (leg.prev < threshold) if below else (leg.prev > threshold):
         return ZERO
     if (leg.new <= threshold) if below else (leg.new >= threshold):
         return abs(threshold - leg.prev)
@@ -61,3 +63,13 @@ def reach(leg: Move, threshold: Decimal, below: bool) -> Decimal | None:
 def crosses(side: OrderSide, limit_price: Decimal, price: Decimal) -> bool:
     """True when a limit order at ``limit_price`` can trade at ``price`` (buy: price <= limit)."""
     return limit_price >= price if side is OrderSide.BUY else limit_price <= price
+
+
+def takes_on_arrival(side: OrderSide, limit_price: Decimal, last: Decimal) -> bool:
+    """True when a new limit order would take liquidity at once.
+
+    The book is modelled one tick either side of the last trade (bid below, ask above), so a
+    buy takes only with a limit above the last trade and a sell only with one below it; a limit
+    *at* the last trade rests (as maker).
+    """
+    return limit_price > last if side is OrderSide.BUY else limit_price < last

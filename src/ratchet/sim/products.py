@@ -37,7 +37,7 @@ def product_for(product_id: str, reference_price: Decimal) -> Product:
         price_increment=price_increment,
         quote_increment=price_increment,
         base_min_size=base_min,
-        base_max_size=Decimal(10_000_000),
+        base_max_size=None,
         quote_min_size=notional,
         base_currency=base,
         quote_currency=quote,

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from ratchet.domain.money import ZERO, Product, is_multiple
 from ratchet.domain.order_types import OrderSide, OrderType
-from ratchet.sim.moves import crosses
+from ratchet.sim.moves import takes_on_arrival
 from ratchet.sim.records import (
     CreateOrderRequest,
     SimOrder,
@@ -181,7 +181,7 @@ def _check_against_last(req: CreateOrderRequest, last: Decimal | None) -> Refusa
         return None
     if req.order_type is OrderType.LIMIT and req.post_only:
         assert req.limit_price is not None
-        if crosses(req.side, req.limit_price, last):
+        if takes_on_arrival(req.side, req.limit_price, last):
             return Refusal(
                 "INVALID_LIMIT_PRICE_POST_ONLY",
                 f"post-only {req.side.value} at {req.limit_price} would take at {last}",
@@ -235,7 +235,7 @@ def check_edit(
         return reason
     if (price, size, stop) == (order.limit_price, order.size, order.stop_price):
         return "EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST"
-    if last is not None and order.post_only and crosses(order.side, price, last):
+    if last is not None and order.post_only and takes_on_arrival(order.side, price, last):
         return "INVALID_EDITED_LIMIT_PRICE_POST_ONLY"
     if last is not None and is_stop:
         assert stop is not None and order.stop_direction is not None

@@ -260,11 +260,19 @@ def test_order_the_balance_cannot_hold_is_refused_with_insufficient_fund(
 
 @pytest.mark.parametrize(
     ("side", "price"),
-    [(BUY, "20000"), (BUY, "20000.01"), (SELL, "20000"), (SELL, "19999.99")],
+    [(BUY, "20000.01"), (BUY, "20001"), (SELL, "19999.99"), (SELL, "19999")],
 )
 def test_post_only_order_that_would_take_is_refused(side: OrderSide, price: str) -> None:
     result = make_engine().create_order(limit("c", side, "0.01", price, post_only=True), NOW)
     assert result.failure_reason == "INVALID_LIMIT_PRICE_POST_ONLY"
+
+
+@pytest.mark.parametrize("side", [BUY, SELL])
+def test_limit_at_the_last_price_rests_as_maker_inside_the_one_tick_spread(
+    side: OrderSide,
+) -> None:
+    order = place(make_engine(), limit("c", side, "0.01", "20000", post_only=True))
+    assert (order.status, order.filled_size) == ("OPEN", D(0))
 
 
 def test_post_only_order_away_from_the_last_price_rests() -> None:
@@ -326,7 +334,7 @@ def test_cancel_releases_the_hold_and_marks_the_order_cancelled() -> None:
 def test_cancel_reports_unknown_filled_and_already_cancelled_orders() -> None:
     # Arrange
     engine = make_engine()
-    filled = place(engine, limit("f", BUY, "0.01", "20000"))  # takes at once
+    filled = place(engine, limit("f", BUY, "0.01", "20000.01"))  # takes at once
     cancelled = place(engine, limit("c", BUY, "0.01", "19000"))
     engine.cancel_orders([cancelled.order_id], NOW)
     # Act
@@ -668,7 +676,7 @@ def test_edit_of_a_stop_limit_moves_its_stop_and_keeps_it_pending() -> None:
 def test_edited_limit_that_becomes_marketable_takes_at_once() -> None:
     engine = make_engine()
     order = place(engine, limit("c", BUY, "0.01", "19900"))
-    engine.edit_order(order.order_id, price=D("20000"), size=D("0.01"), now=NOW + 1)
+    engine.edit_order(order.order_id, price=D("20000.01"), size=D("0.01"), now=NOW + 1)
     assert (order.status, engine.fills()[0].liquidity) == ("FILLED", "TAKER")
 
 
@@ -702,7 +710,7 @@ def _edit_case(engine: MatchingEngine, case: str) -> tuple[str, dict[str, Decima
         "INVALID_PRICE_PRECISION": {"price": D("19800.001"), "size": D("0.01")},
         "INVALID_SIZE_PRECISION": {"price": D("19800"), "size": D("0.010000001")},
         "INSUFFICIENT_FUND": {"price": D("19800"), "size": D("0.6")},
-        "INVALID_EDITED_LIMIT_PRICE_POST_ONLY": {"price": D("20000"), "size": D("0.01")},
+        "INVALID_EDITED_LIMIT_PRICE_POST_ONLY": {"price": D("20000.01"), "size": D("0.01")},
         "EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST": terms,
         "ORDER_SIZE_TOO_SMALL": {"price": D("19800"), "size": D("0.00001")},
     }[case]
@@ -765,7 +773,7 @@ def test_drain_updates_returns_snapshots_in_change_order_then_nothing() -> None:
 def test_orders_and_fills_can_be_filtered() -> None:
     engine = make_engine()
     resting = place(engine, limit("a", BUY, "0.01", "19000"))
-    taken = place(engine, limit("b", BUY, "0.01", "20000"))
+    taken = place(engine, limit("b", BUY, "0.01", "20000.01"))
     assert engine.orders(statuses=["OPEN"]) == [resting]
     assert engine.orders(product_ids=["ETH-USD"]) == []
     assert [f.order_id for f in engine.fills(order_ids=[taken.order_id])] == [taken.order_id]

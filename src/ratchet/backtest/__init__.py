@@ -1,0 +1,1 @@
+"""Backtests: the live engine code on the in-process simulator and a virtual clock."""

@@ -1,0 +1,1 @@
+"""The application layer: uses ports only, never an adapter directly."""

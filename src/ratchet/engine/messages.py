@@ -1,0 +1,157 @@
+"""The engine's messages: events a :class:`PairTrader` takes, commands it gives back.
+
+Events are past tense (something happened); commands are imperative (something to do). The
+runtime (live/paper) or the backtester carries commands out against the ports and feeds the
+results back as events; the trader itself never awaits anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ratchet.domain.candles import Candle
+from ratchet.domain.orders import Order
+from ratchet.domain.reports import FillReport, OrderReport
+from ratchet.ports import StateBatch
+
+
+# -- events ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CandleClosed:
+    """A 5-minute candle of the pair closed (never a partial one)."""
+
+    candle: Candle
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTick:
+    """A trade price of the pair (ticker)."""
+
+    price: Decimal
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdated:
+    """The exchange reported the state of one of our orders."""
+
+    report: OrderReport
+
+
+@dataclass(frozen=True, slots=True)
+class FillsReported:
+    """Trades of our orders, from the fills list (each counts once by trade id)."""
+
+    fills: tuple[FillReport, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlaced:
+    """The exchange accepted an order we sent (the create call returned its id)."""
+
+    client_order_id: str
+    exchange_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRefusedByExchange:
+    """The exchange refused an order we sent; nothing rests."""
+
+    client_order_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSendFailed:
+    """Sending did not settle whether the order exists (timeout, outage): look it up later."""
+
+    client_order_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAnswered:
+    """The exchange answered a cancel request."""
+
+    client_order_id: str
+    success: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryApproved:
+    """The risk gate allows an entry with this much quote currency."""
+
+    budget: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDenied:
+    """The risk gate refused an entry."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """Time passed (for stop-replace intervals and other deadlines)."""
+
+    now: float
+
+
+EngineEvent = (
+    CandleClosed
+    | PriceTick
+    | OrderUpdated
+    | FillsReported
+    | OrderPlaced
+    | OrderRefusedByExchange
+    | OrderSendFailed
+    | CancelAnswered
+    | EntryApproved
+    | EntryDenied
+    | TimerFired
+)
+
+
+# -- commands -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """Send this order (its intent is in the same decision's batch, committed first)."""
+
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Ask the exchange to cancel this order."""
+
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class FetchFills:
+    """Read the fills of this order (the exchange reported more filled than we counted)."""
+
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEntry:
+    """Ask the risk gate for an entry at ``price`` (answered by EntryApproved/EntryDenied)."""
+
+    pair: str
+    price: Decimal
+    time: float
+
+
+EngineCommand = PlaceOrder | CancelOrder | FetchFills | RequestEntry
+
+
+@dataclass(slots=True)
+class Decision:
+    """What one event led to: commands to carry out, and state to commit before them."""
+
+    commands: list[EngineCommand] = field(default_factory=list)
+    batch: StateBatch = field(default_factory=StateBatch)

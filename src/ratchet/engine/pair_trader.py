@@ -1,0 +1,362 @@
+"""``PairTrader``: one pair's life, as a plain object that takes events and returns commands.
+
+    closed candle → 2-of-3 signal → RequestEntry → (risk gate) EntryApproved → limit buy
+    → fills → entry done → stop-limit sell → ticks ratchet the stop up → stop fills → closed
+
+The one rule: it never blocks and never awaits — :meth:`PairTrader.handle` returns a
+:class:`~ratchet.engine.messages.Decision` (commands plus the state to commit *before* the
+commands are carried out), so live trading, paper trading and backtests run this same code.
+
+Events it takes: CandleClosed, PriceTick, OrderPlaced, OrderRefusedByExchange, OrderSendFailed,
+OrderUpdated, FillsReported, CancelAnswered, EntryApproved, EntryDenied, TimerFired.
+Commands it gives: RequestEntry, PlaceOrder, CancelOrder, FetchFills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ratchet.domain.ids import ClientOrderId, OrderRole, position_id
+from ratchet.domain.indicators import IndicatorParams
+from ratchet.domain.money import Product
+from ratchet.domain.orders import (
+    Accepted,
+    Cancelled,
+    CancelRejected,
+    CancelRequested,
+    MarkedUnknown,
+    Order,
+    OrderSide,
+    OrderType,
+    Rejected,
+    Submitted,
+)
+from ratchet.domain.position import Position, PositionStatus, TrailPolicy
+from ratchet.domain.signals import SignalEngine, SignalRules
+from ratchet.engine import messages as m
+from ratchet.engine.order_sync import apply_fill, apply_report
+from ratchet.engine.stops import StopKeeper
+from ratchet.ports import AuditEntry, OrderRecord, SignalRecord
+
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class TraderSettings:
+    """One pair's strategy parameters (per-pair profiles override the defaults)."""
+
+    rules: SignalRules = field(default_factory=SignalRules)
+    indicators: IndicatorParams = field(default_factory=IndicatorParams)
+    trail: TrailPolicy = field(default_factory=lambda: TrailPolicy(Decimal(2)))
+    entry_ttl_candles: int = 3
+    dust_grace_candles: int = 3
+    stop_limit_offset_pct: Decimal = Decimal("0.5")
+    min_stop_interval: float = 5.0
+    cooldown_candles: int = 0
+    sizing_fee_rate: Decimal = Decimal("0.006")
+    id_prefix: str = "rt"
+
+    def __post_init__(self) -> None:
+        if self.entry_ttl_candles < 1:
+            raise ValueError(f"entry_ttl_candles must be >= 1, got {self.entry_ttl_candles}")
+        if not Decimal(0) <= self.stop_limit_offset_pct < Decimal(50):
+            raise ValueError("stop_limit_offset_pct must be >= 0 and < 50")
+        if self.min_stop_interval < 0 or self.cooldown_candles < 0 or self.dust_grace_candles < 0:
+            raise ValueError("intervals, cooldown and grace must be >= 0")
+
+
+class PairTrader:
+    """The life of one pair; see the module docstring for its events and commands."""
+
+    def __init__(
+        self,
+        product: Product,
+        settings: TraderSettings | None = None,
+        *,
+        position_sequence: int = 0,
+    ) -> None:
+        self.product = product
+        self.settings = settings or TraderSettings()
+        self.signals = SignalEngine(self.settings.rules, self.settings.indicators)
+        self.position: Position | None = None
+        self.entry: Order | None = None
+        self.exit: Order | None = None
+        self.stops = StopKeeper(product, self.settings)
+        self._sequence = position_sequence
+        self._order_seq: dict[OrderRole, int] = {}
+        self._requested_price: Decimal | None = None
+        self._entry_candles = 0
+        self._cooldown = 0
+        self._now = 0.0
+        self._handlers: dict[type[Any], Callable[[Any, m.Decision], None]] = {
+            m.CandleClosed: self._on_candle,
+            m.PriceTick: self._on_tick,
+            m.EntryApproved: self._on_entry_approved,
+            m.EntryDenied: self._on_entry_denied,
+            m.OrderPlaced: self._on_placed,
+            m.OrderRefusedByExchange: self._on_refused,
+            m.OrderSendFailed: self._on_send_failed,
+            m.OrderUpdated: self._on_report,
+            m.FillsReported: self._on_fills,
+            m.CancelAnswered: self._on_cancel_answered,
+            m.TimerFired: self._on_timer,
+        }
+
+    def __repr__(self) -> str:
+        state = self.position.status.name if self.position else "IDLE"
+        return f"PairTrader({self.pair}, {state}, stop={self.stops.confirmed})"
+
+    @property
+    def pair(self) -> str:
+        """The product id."""
+        return self.product.product_id
+
+    @property
+    def is_idle(self) -> bool:
+        """True when the pair has no position and asked for no entry."""
+        return self.position is None and self._requested_price is None
+
+    def orders(self) -> list[Order]:
+        """Every order of the current position that the trader tracks."""
+        found = [self.entry, self.exit, *self.stops.orders()]
+        return [order for order in found if order is not None]
+
+    def order(self, client_order_id: str) -> Order | None:
+        """A tracked order by client_order_id."""
+        return next((o for o in self.orders() if o.client_order_id == client_order_id), None)
+
+    # -- the one entry point ---------------------------------------------------------------
+    def handle(self, event: m.EngineEvent, now: float) -> m.Decision:
+        """Take one event; return the commands and the state to commit before them."""
+        self._now = max(self._now, now)
+        decision = m.Decision()
+        self._handlers[type(event)](event, decision)
+        return decision
+
+    # -- signals and entry -------------------------------------------------------------------
+    def _on_candle(self, event: m.CandleClosed, d: m.Decision) -> None:
+        verdict = self.signals.on_candle_closed(event.candle)
+        values = verdict.values
+        d.batch.signals.append(
+            SignalRecord(
+                self.pair,
+                event.candle.start,
+                event.candle.close,
+                values.rsi,
+                values.macd.line if values.macd else None,
+                values.macd.signal if values.macd else None,
+                values.vwap,
+                verdict.rsi_ok,
+                verdict.macd_ok,
+                verdict.vwap_ok,
+                verdict.enter,
+            )
+        )
+        if self.entry is not None and self.entry.is_working:
+            self._age_entry(d)
+        if self.position is None and self._requested_price is None:
+            if self._cooldown:
+                self._cooldown -= 1
+            elif verdict.enter:
+                self._requested_price = self.product.buy_limit_price(event.candle.close)
+                d.commands.append(m.RequestEntry(self.pair, self._requested_price, self._now))
+
+    def _age_entry(self, d: m.Decision) -> None:
+        assert self.entry is not None
+        self._entry_candles += 1
+        ttl = self.settings.entry_ttl_candles
+        if self._entry_candles < ttl:
+            return
+        filled = self.entry.filled_size
+        too_small = filled > 0 and not self.product.can_carry_order(filled)
+        if too_small and self._entry_candles < ttl + self.settings.dust_grace_candles:
+            self._audit(d, "entry kept working", f"filled {filled} cannot carry a stop yet")
+            return
+        self._cancel(self.entry, d, "entry time-to-live reached")
+
+    def _on_entry_approved(self, event: m.EntryApproved, d: m.Decision) -> None:
+        price, self._requested_price = self._requested_price, None
+        if price is None or self.position is not None:
+            return  # a stale answer: the pair has moved on
+        size = self.product.buy_size(event.budget, price, self.settings.sizing_fee_rate)
+        problems = self.product.violations(price, size)
+        if problems:
+            self._audit(d, "entry skipped", f"budget {event.budget}: {'; '.join(problems)}")
+            return
+        self._sequence += 1
+        self.position = Position(
+            position_id(self.pair, self._sequence), self.product, self.settings.trail
+        )
+        self._order_seq = {}
+        self._entry_candles = 0
+        self.entry = self._new_order(
+            OrderRole.ENTRY, OrderSide.BUY, OrderType.LIMIT, size, limit_price=price
+        )
+        d.batch.positions.append(self.position)
+        self._send(self.entry, d)
+
+    def _on_entry_denied(self, event: m.EntryDenied, d: m.Decision) -> None:
+        if self._requested_price is not None:
+            self._requested_price = None
+            self._audit(d, "entry refused by risk gate", event.reason)
+
+    # -- order life ----------------------------------------------------------------------------
+    def _new_order(
+        self, role: OrderRole, side: OrderSide, kind: OrderType, size: Decimal, **extra: Any
+    ) -> Order:
+        assert self.position is not None
+        self._order_seq[role] = self._order_seq.get(role, 0) + 1
+        cid = ClientOrderId(
+            self.settings.id_prefix, self.position.position_id, role, self._order_seq[role]
+        )
+        return Order(str(cid), self.pair, side, kind, size, **extra)
+
+    def _send(self, order: Order, d: m.Decision) -> None:
+        """Write the intent (INITIALIZED) into the batch, then ask for the send."""
+        self._record(order, d)
+        d.commands.append(m.PlaceOrder(order))
+
+    def _cancel(self, order: Order, d: m.Decision, why: str) -> None:
+        if order.allows(CancelRequested()) and order.apply(CancelRequested()):
+            self._record(order, d)
+            d.commands.append(m.CancelOrder(order))
+            self._audit(d, "cancel requested", f"{order.client_order_id}: {why}")
+
+    def _record(self, order: Order, d: m.Decision) -> None:
+        assert self.position is not None
+        d.batch.orders.append(OrderRecord(order, self.position.position_id, self._now, self._now))
+
+    def _on_placed(self, event: m.OrderPlaced, d: m.Decision) -> None:
+        order = self.order(event.client_order_id)
+        if order is None:
+            return
+        if order.allows(Submitted()):
+            order.apply(Submitted())
+        if order.allows(Accepted(event.exchange_order_id)):
+            order.apply(Accepted(event.exchange_order_id))
+        self._record(order, d)
+        self._settle(order, d)
+
+    def _on_refused(self, event: m.OrderRefusedByExchange, d: m.Decision) -> None:
+        order = self.order(event.client_order_id)
+        if order is None or not order.allows(Rejected(event.reason)):
+            return
+        order.apply(Rejected(event.reason))
+        self._record(order, d)
+        self._audit(d, "order refused", f"{order.client_order_id}: {event.reason}")
+        self._settle(order, d)
+
+    def _on_send_failed(self, event: m.OrderSendFailed, d: m.Decision) -> None:
+        order = self.order(event.client_order_id)
+        if order is not None and order.allows(MarkedUnknown(event.reason)):
+            order.apply(MarkedUnknown(event.reason))
+            self._record(order, d)
+            self._audit(d, "order state unknown", f"{order.client_order_id}: {event.reason}")
+
+    def _on_report(self, event: m.OrderUpdated, d: m.Decision) -> None:
+        order = self.order(event.report.client_order_id)
+        if order is None:
+            return
+        result = apply_report(order, event.report)
+        for conflict in result.conflicts:
+            self._audit(d, "exchange report conflict", f"{order.client_order_id}: {conflict}")
+        if result.fills_missing:
+            d.commands.append(m.FetchFills(order))
+        if result.changed:
+            self._record(order, d)
+        if not result.fills_missing:
+            self._settle(order, d)
+
+    def _on_fills(self, event: m.FillsReported, d: m.Decision) -> None:
+        touched: list[Order] = []
+        for report in event.fills:
+            order = next(
+                (o for o in self.orders() if o.exchange_order_id == report.exchange_order_id), None
+            )
+            if order is None:
+                continue
+            changed, fill, conflict = apply_fill(order, report)
+            if conflict:
+                self._audit(d, "fill conflict", f"{order.client_order_id}: {conflict}")
+            if not changed or fill is None:
+                continue
+            d.batch.fills.append((order.client_order_id, fill))
+            assert self.position is not None
+            if order is self.entry:
+                self.position.on_entry_fill(fill)
+            else:
+                self.position.on_exit_fill(fill)
+            if order not in touched:
+                touched.append(order)
+        for order in touched:
+            self._record(order, d)
+            self._settle(order, d)
+        if touched and self.position is not None:
+            d.batch.positions.append(self.position)
+
+    def _on_cancel_answered(self, event: m.CancelAnswered, d: m.Decision) -> None:
+        order = self.order(event.client_order_id)
+        if order is None:
+            return
+        answer = (
+            Cancelled("cancelled on request") if event.success else CancelRejected(event.reason)
+        )
+        if order.allows(answer) and order.apply(answer):
+            self._record(order, d)
+        self._settle(order, d)
+
+    def _on_tick(self, event: m.PriceTick, d: m.Decision) -> None:
+        if self.position is None:
+            return
+        moved = self.position.on_price(event.price)
+        if moved is not None:
+            d.batch.positions.append(self.position)
+            self.stops.desire(self.position, moved, self._now, d)
+        self.stops.maybe_replace(self.position, self._now, d, self._new_order)
+
+    def _on_timer(self, event: m.TimerFired, d: m.Decision) -> None:
+        if self.position is not None:
+            self.stops.maybe_replace(self.position, self._now, d, self._new_order)
+
+    # -- what an order's new state means for the position --------------------------------------
+    def _settle(self, order: Order, d: m.Decision) -> None:
+        position = self.position
+        if position is None:
+            return
+        if (
+            order is self.entry
+            and order.is_done
+            and position.status is PositionStatus.PENDING_ENTRY
+        ):
+            stop = position.on_entry_done()
+            d.batch.positions.append(position)
+            if stop is None:
+                self._finish(d, "entry ended without a fill")
+                return
+            if not position.can_carry_stop:
+                self._audit(
+                    d, "dust", f"{position.position_id}: {position.quantity} cannot carry a stop"
+                )
+                return
+            self.stops.desire(position, stop, self._now, d)
+            self.stops.place(position, self._now, d, self._new_order)
+            return
+        if order in self.stops.orders():
+            self.stops.on_order_change(order, position, self._now, d, self._new_order)
+        if position.status is PositionStatus.CLOSED:
+            self._finish(d, f"closed, realised P&L {position.realized_pnl}")
+
+    def _finish(self, d: m.Decision, why: str) -> None:
+        assert self.position is not None
+        self._audit(d, "position finished", f"{self.position.position_id}: {why}")
+        self.position = None
+        self.entry = None
+        self.exit = None
+        self.stops.reset()
+        self._cooldown = self.settings.cooldown_candles
+
+    def _audit(self, d: m.Decision, action: str, detail: str) -> None:
+        d.batch.audit.append(AuditEntry(self._now, "engine", action, self.pair, detail))

@@ -1,0 +1,201 @@
+"""``StopKeeper``: the resting stop of one position — desired and confirmed kept apart.
+
+* ``desired`` is where the trail says the stop should be (it only rises);
+* ``confirmed`` is the stop price of the order the exchange has accepted.
+
+A stop moves by cancel-then-replace (the resting stop holds the coins, so the new one cannot be
+placed first), only when the desired level is above the confirmed one and ``min_stop_interval``
+has passed since the last replace. The time between sending the cancel and the new stop's
+acceptance is measured as *unprotected time*. A stop cancelled by anyone else is placed again at
+once; a stop the exchange refuses because the price is already below it becomes a limit sell at
+the stop's own limit price (never a market order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ratchet.domain.ids import OrderRole
+from ratchet.domain.order_types import OrderStatus
+from ratchet.domain.orders import CancelRequested, Order, OrderSide, OrderType
+from ratchet.domain.position import Position, PositionStatus
+from ratchet.engine import messages as m
+from ratchet.ports import AuditEntry, OrderRecord, StopChange
+
+if TYPE_CHECKING:
+    from ratchet.domain.money import Product
+    from ratchet.engine.pair_trader import TraderSettings
+
+HUNDRED = Decimal(100)
+NewOrder = Callable[..., Order]
+_WAITING = (OrderStatus.INITIALIZED, OrderStatus.PENDING, OrderStatus.UNKNOWN)
+
+
+class StopKeeper:
+    """The stop order of the current position and its replacement."""
+
+    def __init__(self, product: Product, settings: TraderSettings) -> None:
+        self._product = product
+        self._settings = settings
+        self.unprotected: list[float] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stop (the position is over)."""
+        self.order: Order | None = None
+        self.retiring: Order | None = None
+        self.desired: Decimal | None = None
+        self.confirmed: Decimal | None = None
+        self._last_replace = float("-inf")
+        self._unprotected_since: float | None = None
+        self._cancel_ours: set[str] = set()
+
+    def orders(self) -> list[Order]:
+        """The stop order and the one being replaced, when there are."""
+        return [order for order in (self.order, self.retiring) if order is not None]
+
+    def desire(self, position: Position, level: Decimal, now: float, d: m.Decision) -> None:
+        """The trail wants the stop at ``level`` (never lower than before)."""
+        if self.desired is not None and level <= self.desired:
+            return
+        self.desired = level
+        d.batch.stops.append(
+            StopChange(position.position_id, now, level, self.confirmed, None, "trail rose")
+        )
+
+    def place(self, position: Position, now: float, d: m.Decision, new_order: NewOrder) -> None:
+        """Place a stop-limit sell for what the position holds, at the desired level."""
+        if self.desired is None or self.order is not None or self.retiring is not None:
+            return
+        size = self._product.sell_size(position.quantity)
+        if position.status is not PositionStatus.OPEN or not self._product.can_carry_order(size):
+            return
+        offset = (HUNDRED - self._settings.stop_limit_offset_pct) / HUNDRED
+        limit = min(self.desired, self._product.sell_limit_price(self.desired * offset))
+        self.order = new_order(
+            OrderRole.STOP,
+            OrderSide.SELL,
+            OrderType.STOP_LIMIT,
+            size,
+            limit_price=limit,
+            stop_price=self.desired,
+        )
+        self._record(self.order, position, now, d)
+        d.commands.append(m.PlaceOrder(self.order))
+
+    def maybe_replace(
+        self, position: Position, now: float, d: m.Decision, new_order: NewOrder
+    ) -> None:
+        """Start a replace when the desired stop is above the resting one and it is time."""
+        if position.status is not PositionStatus.OPEN or self.retiring is not None:
+            return
+        if self.order is None:
+            self.place(position, now, d, new_order)
+            return
+        current = self.order
+        if current.status in _WAITING or current.order_type is not OrderType.STOP_LIMIT:
+            return
+        if self.desired is None or current.stop_price is None or self.desired <= current.stop_price:
+            return
+        if now - self._last_replace < self._settings.min_stop_interval:
+            return
+        if not current.allows(CancelRequested()):
+            return
+        current.apply(CancelRequested())
+        self._cancel_ours.add(current.client_order_id)
+        self.retiring, self.order = current, None
+        self._last_replace = now
+        self._unprotected_since = now
+        self._record(current, position, now, d)
+        d.commands.append(m.CancelOrder(current))
+
+    def on_order_change(
+        self, order: Order, position: Position, now: float, d: m.Decision, new_order: NewOrder
+    ) -> None:
+        """React to a new state of the stop order or of the one being replaced."""
+        if order is self.retiring:
+            self._retiring_changed(order, position, now, d, new_order)
+        elif order is self.order:
+            self._current_changed(order, position, now, d, new_order)
+
+    def _retiring_changed(
+        self, order: Order, position: Position, now: float, d: m.Decision, new_order: NewOrder
+    ) -> None:
+        if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.FILLED):
+            self.retiring = None
+            self.confirmed = None
+            self.place(position, now, d, new_order)  # nothing happens once all is sold
+        elif order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+            self.retiring, self.order = None, order  # the cancel failed: it still protects us
+            self._unprotected_since = None
+
+    def _current_changed(
+        self, order: Order, position: Position, now: float, d: m.Decision, new_order: NewOrder
+    ) -> None:
+        status = order.status
+        if status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+            if order.order_type is OrderType.STOP_LIMIT and self.confirmed != order.stop_price:
+                self.confirmed = order.stop_price
+                d.batch.stops.append(
+                    StopChange(
+                        position.position_id,
+                        now,
+                        self.desired or order.stop_price or Decimal(0),
+                        self.confirmed,
+                        order.client_order_id,
+                        "confirmed by the exchange",
+                    )
+                )
+                if self._unprotected_since is not None:
+                    self.unprotected.append(now - self._unprotected_since)
+                    self._unprotected_since = None
+            return
+        if status is OrderStatus.REJECTED and "STOP_PRICE" in order.reason.upper():
+            self.order = None
+            self._exit_at_limit(order, position, now, d, new_order)
+        elif status in (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+            ours = order.client_order_id in self._cancel_ours
+            self.order, self.confirmed = None, None
+            self._audit(
+                d, now, "stop lost", f"{order.client_order_id} {status.name}: {order.reason}"
+            )
+            if not ours:
+                self._unprotected_since = self._unprotected_since or now
+                self.place(position, now, d, new_order)
+
+    def _exit_at_limit(
+        self, stop: Order, position: Position, now: float, d: m.Decision, new_order: NewOrder
+    ) -> None:
+        """The market is already below the stop: sell at the stop's limit price instead."""
+        size = self._product.sell_size(position.quantity)
+        if stop.limit_price is None or not self._product.can_carry_order(size):
+            return
+        self.order = new_order(
+            OrderRole.EXIT, OrderSide.SELL, OrderType.LIMIT, size, limit_price=stop.limit_price
+        )
+        self._audit(
+            d,
+            now,
+            "stop already crossed",
+            f"{stop.client_order_id}: exiting with a limit sell at {stop.limit_price}",
+        )
+        self._record(self.order, position, now, d)
+        d.commands.append(m.PlaceOrder(self.order))
+
+    @staticmethod
+    def _record(order: Order, position: Position, now: float, d: m.Decision) -> None:
+        d.batch.orders.append(OrderRecord(order, position.position_id, now, now))
+
+    def _audit(self, d: m.Decision, now: float, action: str, detail: str) -> None:
+        d.batch.audit.append(AuditEntry(now, "engine", action, self._product.product_id, detail))
+
+    def describe(self) -> dict[str, Any]:
+        """Desired and confirmed levels and the unprotected times so far (for metrics)."""
+        return {
+            "desired": self.desired,
+            "confirmed": self.confirmed,
+            "replacing": self.retiring is not None,
+            "unprotected_max": max(self.unprotected, default=0.0),
+        }

@@ -1,0 +1,257 @@
+"""PairTrader on the in-process matching core: the trading rules, event by event."""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ratchet.backtest.inprocess import InProcessExchange
+from ratchet.domain.candles import CANDLE_SECONDS, Candle
+from ratchet.domain.money import Product
+from ratchet.domain.order_types import OrderSide, OrderStatus, OrderType
+from ratchet.domain.position import PositionStatus, TrailPolicy
+from ratchet.domain.signals import SignalRules
+from ratchet.engine import messages as m
+from ratchet.engine.pair_trader import PairTrader, TraderSettings
+from ratchet.ports import StateBatch
+from ratchet.sim.matching import MatchingEngine
+
+D = Decimal
+
+PAIR = "ETH-BTC"
+PRODUCT = Product(PAIR, D("0.001"), D("0.00001"), D("0.01"), quote_increment=D("0.00000001"))
+START = 1_700_000_100 - 1_700_000_100 % CANDLE_SECONDS
+ALWAYS = SignalRules(rsi_below=99.0, min_confirmations=1)  # enter at the first ready candle
+
+
+class Harness:
+    """A trader wired to a matching engine; every command is carried out at once."""
+
+    def __init__(self, trader_settings: TraderSettings) -> None:
+        self.engine = MatchingEngine([PRODUCT], {"BTC": D(10)}, participation=D(1))
+        self.exchange = InProcessExchange(self.engine)
+        self.trader = PairTrader(PRODUCT, trader_settings)
+        self.batches: list[StateBatch] = []
+        self.commands: list[m.EngineCommand] = []
+        self.budget = D(1)
+
+    def feed(self, events: list[m.EngineEvent], now: float) -> None:
+        queue = deque(events)
+        while queue:
+            decision = self.trader.handle(queue.popleft(), now)
+            self.batches.append(decision.batch)
+            for command in decision.commands:
+                self.commands.append(command)
+                # rule 5: the intent is in the batch committed before the command is executed
+                if isinstance(command, m.PlaceOrder):
+                    stored = [r.order for r in decision.batch.orders]
+                    assert command.order in stored
+                queue.extend(self.execute(command, now))
+
+    def execute(self, command: m.EngineCommand, now: float) -> list[m.EngineEvent]:
+        if isinstance(command, m.PlaceOrder):
+            return self.exchange.place(command.order, now)
+        if isinstance(command, m.CancelOrder):
+            return self.exchange.cancel(command.order, now)
+        if isinstance(command, m.FetchFills):
+            return self.exchange.fills_of(command.order)
+        return [m.EntryApproved(self.budget)]
+
+    def trade(self, price: str, now: float, volume: str = "1000") -> None:
+        self.engine.market_move(PAIR, D(price), D(volume), now)
+        self.feed([*self.exchange.updates(), m.PriceTick(D(price), now)], now)
+
+    def close_candle(self, index: int, price: str) -> None:
+        start = START + index * CANDLE_SECONDS
+        p = D(price)
+        candle = Candle(start, p, p, p, p, D(10))
+        self.trade(price, start + 299)
+        self.feed([m.CandleClosed(candle)], start + CANDLE_SECONDS)
+
+    def warm_up(self, candles: int = 34, price: str = "0.05000") -> None:
+        """Flat candles until the first signal: the entry is placed at the last close."""
+        for i in range(candles):
+            self.close_candle(i, price)
+
+    def placed(self, kind: OrderType) -> list[m.PlaceOrder]:
+        return [
+            c for c in self.commands if isinstance(c, m.PlaceOrder) and c.order.order_type is kind
+        ]
+
+
+def quick_settings(**overrides: object) -> TraderSettings:
+    values: dict[str, object] = {"rules": ALWAYS, "min_stop_interval": 0.0}
+    values.update(overrides)
+    return TraderSettings(**values)  # type: ignore[arg-type]
+
+
+def test_entry_is_a_limit_buy_at_the_close_after_a_signal() -> None:
+    # Arrange
+    h = Harness(quick_settings())
+    # Act
+    h.warm_up(34)
+    # Assert
+    [place] = h.placed(OrderType.LIMIT)
+    assert place.order.side is OrderSide.BUY
+    assert place.order.limit_price == D("0.05000")
+    assert h.trader.position is not None
+    assert h.trader.position.status is PositionStatus.PENDING_ENTRY
+
+
+def test_no_stop_exists_before_the_entry_fills() -> None:
+    h = Harness(quick_settings())
+    h.warm_up(34)
+    # the market stays above the limit: nothing fills, so no sell order may exist
+    h.trade("0.05100", START + 35 * CANDLE_SECONDS)
+    assert not [
+        c for c in h.commands if isinstance(c, m.PlaceOrder) and c.order.side is OrderSide.SELL
+    ]
+    assert h.trader.stops.order is None
+
+
+def test_filled_entry_arms_a_stop_limit_sell_two_percent_below_the_high() -> None:
+    # Arrange
+    h = Harness(quick_settings())
+    h.warm_up(34)
+    # Act: the market trades down through the limit: the entry fills at its limit
+    h.trade("0.04990", START + 35 * CANDLE_SECONDS)
+    # Assert
+    position = h.trader.position
+    assert position is not None and position.status is PositionStatus.OPEN
+    [stop] = h.placed(OrderType.STOP_LIMIT)
+    assert stop.order.side is OrderSide.SELL
+    assert stop.order.stop_price == D("0.04900")  # 0.05 (fill price, the high) × 0.98
+    assert stop.order.size == position.quantity
+    assert h.trader.stops.confirmed == D("0.04900")
+
+
+def test_stop_ratchets_up_on_new_highs_and_never_down() -> None:
+    h = Harness(quick_settings())
+    h.warm_up(34)
+    h.trade("0.04990", START + 35 * CANDLE_SECONDS)
+    t = START + 36 * CANDLE_SECONDS
+    # Act: up, down, up again
+    for step, price in enumerate(("0.05200", "0.05100", "0.05300", "0.05250")):
+        h.trade(price, t + step * 60)
+    # Assert
+    stops = [c.order.stop_price for c in h.placed(OrderType.STOP_LIMIT)]
+    assert stops == sorted(stops)
+    assert stops[-1] == D("0.05194")  # 0.053 × 0.98
+    assert h.trader.stops.confirmed == D("0.05194")
+    assert len([o for o in h.engine.orders(statuses=["OPEN"]) if o.side is OrderSide.SELL]) == 1
+
+
+def test_stop_replace_waits_for_the_minimum_interval() -> None:
+    h = Harness(quick_settings(min_stop_interval=300.0))
+    h.warm_up(34)
+    h.trade("0.04990", START + 35 * CANDLE_SECONDS)
+    t = START + 36 * CANDLE_SECONDS
+    h.trade("0.05200", t)  # first replace: allowed (none before)
+    h.trade("0.05300", t + 60)  # too soon
+    assert h.placed(OrderType.STOP_LIMIT)[-1].order.stop_price == D("0.05096")
+    h.feed([m.TimerFired(t + 301)], t + 301)  # the interval passed: the pending rise goes out
+    assert h.placed(OrderType.STOP_LIMIT)[-1].order.stop_price == D("0.05194")
+
+
+def test_stop_fill_closes_the_position_with_fees_in_the_pnl() -> None:
+    h = Harness(quick_settings())
+    h.warm_up(34)
+    h.trade("0.04990", START + 35 * CANDLE_SECONDS)
+    position = h.trader.position
+    assert position is not None
+    # Act: the market falls through the stop
+    h.trade("0.04800", START + 36 * CANDLE_SECONDS)
+    # Assert
+    assert position.status is PositionStatus.CLOSED
+    assert position.realized_pnl == (
+        position.exit_value - position.exit_fees - position.entry_value - position.entry_fees
+    )
+    assert position.realized_pnl < 0
+    assert h.trader.position is None  # ready for the next signal
+
+
+def test_unfilled_entry_is_cancelled_after_its_time_to_live() -> None:
+    h = Harness(quick_settings(entry_ttl_candles=3))
+    h.warm_up(34)
+    entry = h.trader.entry
+    assert entry is not None
+    for i in range(34, 37):
+        h.close_candle(i, "0.05100")
+    assert entry.status is OrderStatus.CANCELLED
+    assert h.trader.position is None or h.trader.position.status is PositionStatus.CANCELLED
+
+
+def test_a_stop_refused_because_the_price_is_below_it_exits_with_a_limit_sell() -> None:
+    h = Harness(quick_settings())
+    h.warm_up(34)
+    # the entry fills and, on the same leg, the price is already below the first stop
+    h.engine.market_move(PAIR, D("0.04800"), D("1000"), START + 35 * CANDLE_SECONDS)
+    h.feed(h.exchange.updates(), START + 35 * CANDLE_SECONDS)
+    exits = [c.order for c in h.placed(OrderType.LIMIT) if c.order.side is OrderSide.SELL]
+    assert exits and exits[0].limit_price is not None
+    assert all(c.order.order_type is not OrderType.MARKET for c in h.placed(OrderType.MARKET))
+    assert not h.placed(OrderType.MARKET)
+
+
+def test_a_duplicated_fill_report_is_counted_once() -> None:
+    h = Harness(quick_settings())
+    h.warm_up(34)
+    h.trade("0.04990", START + 35 * CANDLE_SECONDS)
+    position = h.trader.position
+    assert position is not None and h.trader.entry is not None
+    held = position.quantity
+    # Act: the same fills reported again
+    h.feed(h.exchange.fills_of(h.trader.entry), START + 35 * CANDLE_SECONDS + 1)
+    # Assert
+    assert position.quantity == held
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(st.integers(-40, 40), min_size=20, max_size=120))
+def test_random_price_paths_keep_the_trading_rules(steps: list[int]) -> None:
+    # Arrange
+    h = Harness(quick_settings(entry_ttl_candles=2))
+    h.warm_up(34)
+    price = D("0.05000")
+    t = START + 35 * CANDLE_SECONDS
+    # Act
+    for index, step in enumerate(steps):
+        price = max(D("0.01000"), price + D(step) * D("0.00010"))
+        h.trade(str(price), t + index * 60)
+        if index % 5 == 4:
+            candle_start = (t + index * 60) // CANDLE_SECONDS * CANDLE_SECONDS
+            candle = Candle(candle_start, price, price, price, price, D(10))
+            h.feed([m.CandleClosed(candle)], candle_start + CANDLE_SECONDS)
+    # Assert: per position, stop prices never went down, and no sell before the entry filled
+    by_position: dict[str, list[D]] = {}
+    entry_filled: set[str] = set()
+    for batch in h.batches:
+        for record in batch.orders:
+            order = record.order
+            if order.side is OrderSide.BUY and order.filled_size > 0:
+                entry_filled.add(record.position_id)
+            if order.side is OrderSide.SELL:
+                assert record.position_id in entry_filled, "an exit existed before the entry fill"
+            if order.order_type is OrderType.STOP_LIMIT and order.stop_price is not None:
+                by_position.setdefault(record.position_id, []).append(order.stop_price)
+    for levels in by_position.values():
+        assert levels == sorted(levels)
+    assert not h.placed(OrderType.MARKET)
+    opened = {o.client_order_id for o in h.engine.orders()}
+    assert len(opened) == len(h.engine.orders())  # one exchange order per client_order_id
+    assert all(b.budget >= 0 for b in h.engine.accounts() if hasattr(b, "budget"))
+    assert all(a.available >= 0 and a.hold >= 0 for a in h.engine.accounts())
+    if h.trader.position is not None and h.trader.position.status is PositionStatus.OPEN:
+        assert h.trader.stops.orders(), "an open position without a stop"
+
+
+def test_trail_policy_comes_from_the_settings() -> None:
+    h = Harness(quick_settings(trail=TrailPolicy(D(5))))
+    h.warm_up(34)
+    h.trade("0.04990", START + 35 * CANDLE_SECONDS)
+    [stop] = h.placed(OrderType.STOP_LIMIT)
+    assert stop.order.stop_price == D("0.04750")
