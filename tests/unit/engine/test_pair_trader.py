@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
