@@ -4,7 +4,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
-DEMO   := src/ratchet/demo_data
 
 .PHONY: run test lint typecheck unit bench clean
 
@@ -20,11 +19,9 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
-## run: the main job (until the engine lands: the entry signals of the bundled real candles)
+## run: the main job — paper trading on the simulator with the bundled real candles
 run: $(RUN_STAMP)
-	@for file in $(DEMO)/*-5m.csv; do \
-		$(BIN)/ratchet signals --candles "$$file" --signals-only --tail 8 || exit $$?; \
-	done
+	$(BIN)/ratchet run --paper
 
 ## test: lint, type-check and the whole test suite
 test: lint typecheck unit

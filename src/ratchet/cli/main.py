@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ratchet import __version__
+from ratchet.cli.run import run_command
 from ratchet.cli.signals import signals_command
 from ratchet.cli.sim import sim_app
 
@@ -21,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("signals")(signals_command)
+app.command("run")(run_command)
 app.add_typer(sim_app, name="sim")
 
 

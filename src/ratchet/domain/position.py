@@ -130,8 +130,12 @@ class Position:
 
     # -- entry ------------------------------------------------------------------------------
     def on_entry_fill(self, fill: Fill) -> None:
-        """Count a fill of the entry order (only while the entry is pending)."""
-        if self.status is not PositionStatus.PENDING_ENTRY:
+        """Count a fill of the entry order.
+
+        Normally while the entry is pending; a fill reported late (after the entry was taken
+        as done) is still counted while the position is OPEN, and the stop must grow with it.
+        """
+        if self.status not in (PositionStatus.PENDING_ENTRY, PositionStatus.OPEN):
             raise PositionError(f"{self.position_id}: entry fill while {self.status.name}")
         self.quantity += fill.size
         self.entry_size += fill.size

@@ -88,6 +88,7 @@ class PairTrader:
         self._sequence = position_sequence
         self._order_seq: dict[OrderRole, int] = {}
         self._requested_price: Decimal | None = None
+        self._exchange_filled: dict[str, Decimal] = {}
         self._entry_candles = 0
         self._cooldown = 0
         self._now = 0.0
@@ -260,6 +261,8 @@ class PairTrader:
         order = self.order(event.report.client_order_id)
         if order is None:
             return
+        reported = self._exchange_filled.get(order.client_order_id, Decimal(0))
+        self._exchange_filled[order.client_order_id] = max(reported, event.report.filled_size)
         result = apply_report(order, event.report)
         for conflict in result.conflicts:
             self._audit(d, "exchange report conflict", f"{order.client_order_id}: {conflict}")
@@ -271,6 +274,9 @@ class PairTrader:
             self._settle(order, d)
 
     def _on_fills(self, event: m.FillsReported, d: m.Decision) -> None:
+        position = self.position
+        if position is None:
+            return
         touched: list[Order] = []
         for report in event.fills:
             order = next(
@@ -284,18 +290,17 @@ class PairTrader:
             if not changed or fill is None:
                 continue
             d.batch.fills.append((order.client_order_id, fill))
-            assert self.position is not None
             if order is self.entry:
-                self.position.on_entry_fill(fill)
+                position.on_entry_fill(fill)  # a late one (position OPEN) grows the stop too
             else:
-                self.position.on_exit_fill(fill)
+                position.on_exit_fill(fill)
             if order not in touched:
                 touched.append(order)
+        if touched:
+            d.batch.positions.append(position)
         for order in touched:
             self._record(order, d)
             self._settle(order, d)
-        if touched and self.position is not None:
-            d.batch.positions.append(self.position)
 
     def _on_cancel_answered(self, event: m.CancelAnswered, d: m.Decision) -> None:
         order = self.order(event.client_order_id)
@@ -306,6 +311,10 @@ class PairTrader:
         )
         if order.allows(answer) and order.apply(answer):
             self._record(order, d)
+        if order is self.entry:
+            # fills may have happened just before the cancel: count them all before arming
+            d.commands.append(m.FetchFills(order))
+            return
         self._settle(order, d)
 
     def _on_tick(self, event: m.PriceTick, d: m.Decision) -> None:
@@ -344,6 +353,8 @@ class PairTrader:
             self.stops.desire(position, stop, self._now, d)
             self.stops.place(position, self._now, d, self._new_order)
             return
+        if order is self.entry and position.status is PositionStatus.OPEN:
+            self.stops.maybe_replace(position, self._now, d, self._new_order)  # a late entry fill
         if order in self.stops.orders():
             self.stops.on_order_change(order, position, self._now, d, self._new_order)
         if position.status is PositionStatus.CLOSED:
@@ -355,6 +366,7 @@ class PairTrader:
         self.position = None
         self.entry = None
         self.exit = None
+        self._exchange_filled.clear()
         self.stops.reset()
         self._cooldown = self.settings.cooldown_candles
 

@@ -97,10 +97,15 @@ class StopKeeper:
         current = self.order
         if current.status in _WAITING or current.order_type is not OrderType.STOP_LIMIT:
             return
-        if self.desired is None or current.stop_price is None or self.desired <= current.stop_price:
-            return
-        if now - self._last_replace < self._settings.min_stop_interval:
-            return
+        resize = current.size != self._product.sell_size(position.quantity) - current.filled_size
+        resize = resize and current.filled_size == 0  # a late entry fill grew the position
+        if not resize:
+            if self.desired is None or current.stop_price is None:
+                return
+            if self.desired <= current.stop_price:
+                return
+            if now - self._last_replace < self._settings.min_stop_interval:
+                return
         if not current.allows(CancelRequested()):
             return
         current.apply(CancelRequested())

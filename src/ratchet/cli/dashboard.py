@@ -1,0 +1,120 @@
+"""Rich renderings of a running engine: the live dashboard and the closing summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ratchet.domain.position import Position, PositionStatus
+from ratchet.engine.runtime import Runtime
+from ratchet.memory_store import MemoryStore
+from ratchet.sim.server import SimServer
+
+ZERO = Decimal(0)
+
+
+def _short(value: Decimal | None, places: int = 8) -> str:
+    return "" if value is None else f"{value:.{places}f}"
+
+
+def render_dashboard(runtime: Runtime, store: MemoryStore, sim: SimServer) -> Group:
+    """Positions, stops and P&L per pair, with the replay's progress."""
+    when = datetime.fromtimestamp(runtime.now(), UTC).strftime("%Y-%m-%d %H:%M")
+    progress = 100 * sim.legs_done / max(1, sim.legs_total)
+    header = Text(
+        f"market time {when} UTC · replay {progress:5.1f}% · events {runtime.stats.events} · "
+        f"commits {runtime.stats.commits}",
+        style="bold",
+    )
+    table = Table(header_style="bold", expand=False)
+    for column in (
+        "pair",
+        "state",
+        "quantity",
+        "entry",
+        "last",
+        "stop (desired)",
+        "stop (resting)",
+        "unrealised",
+        "realised",
+    ):
+        table.add_column(column, justify="left" if column in ("pair", "state") else "right")
+    realised = _realised_by_pair(store)
+    for pair, trader in sorted(runtime.traders.items()):
+        position = trader.position
+        last = sim.engine.last_price(pair)
+        state = (
+            position.status.name if position else ("ENTRY ASKED" if not trader.is_idle else "idle")
+        )
+        table.add_row(
+            pair,
+            state,
+            _short(position.quantity if position else None, 4),
+            _short(position.entry_price if position else None),
+            _short(last),
+            _short(trader.stops.desired),
+            _short(trader.stops.confirmed),
+            _short(position.unrealized_pnl(last) if position and last else None),
+            _short(realised.get(pair, ZERO)),
+        )
+    return Group(header, table)
+
+
+def _realised_by_pair(store: MemoryStore) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for position in store.positions.values():
+        if position.status is PositionStatus.CLOSED:
+            totals[position.pair] = totals.get(position.pair, ZERO) + position.realized_pnl
+    return totals
+
+
+def render_summary(runtime: Runtime, store: MemoryStore) -> Table:
+    """Per pair and in total: trades, wins, realised P&L, fees, stop moves, unprotected time."""
+    closed: dict[str, list[Position]] = {}
+    for position in store.positions.values():
+        if position.status is PositionStatus.CLOSED:
+            closed.setdefault(position.pair, []).append(position)
+    table = Table(title="paper trading summary", header_style="bold")
+    for column in (
+        "pair",
+        "trades",
+        "win rate",
+        "realised P&L",
+        "fees",
+        "stop moves",
+        "max unprotected (market s)",
+    ):
+        table.add_column(column, justify="left" if column == "pair" else "right")
+    total_trades = total_wins = 0
+    total_pnl = total_fees = ZERO
+    for pair, trader in sorted(runtime.traders.items()):
+        positions = closed.get(pair, [])
+        wins = sum(1 for p in positions if p.realized_pnl > 0)
+        pnl = sum((p.realized_pnl for p in positions), ZERO)
+        fees = sum((p.entry_fees + p.exit_fees for p in positions), ZERO)
+        moves = sum(1 for s in store.stops if s.position_id.startswith(pair) and s.confirmed)
+        worst = max(trader.stops.unprotected, default=0.0)
+        rate = f"{100 * wins / len(positions):.0f}%" if positions else "-"
+        table.add_row(
+            pair, str(len(positions)), rate, _short(pnl), _short(fees), str(moves), f"{worst:.1f}"
+        )
+        total_trades += len(positions)
+        total_wins += wins
+        total_pnl += pnl
+        total_fees += fees
+    rate = f"{100 * total_wins / total_trades:.0f}%" if total_trades else "-"
+    table.add_row(
+        "total",
+        str(total_trades),
+        rate,
+        _short(total_pnl),
+        _short(total_fees),
+        "",
+        "",
+        style="bold",
+    )
+    return table

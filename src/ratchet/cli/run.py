@@ -1,0 +1,148 @@
+"""``ratchet run --paper``: paper trading on the bundled simulator, through the real adapter.
+
+The simulator replays real candles on 127.0.0.1; the engine trades every pair through the real
+Coinbase adapter (REST + WebSocket over loopback) exactly as it would trade live. A live
+dashboard shows positions, stops and P&L; Ctrl-C or the end of the data prints a summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+
+from ratchet.cli.dashboard import render_dashboard, render_summary
+from ratchet.cli.sim import load_candle_source
+from ratchet.coinbase.client import CoinbaseExchange
+from ratchet.coinbase.rest import RestTransport
+from ratchet.coinbase.ws import CoinbaseFeed
+from ratchet.domain.candles import Candle
+from ratchet.domain.risk import PortfolioConfig, RiskGate
+from ratchet.engine.pair_trader import PairTrader, TraderSettings
+from ratchet.engine.runtime import Runtime
+from ratchet.marketdata.csvfile import CandleFileError
+from ratchet.memory_store import MemoryStore
+from ratchet.sim.server import SimServer, SimSettings
+
+EXIT_BAD_INPUT = 2
+
+
+def run_command(
+    paper: Annotated[bool, typer.Option("--paper", help="Trade on the bundled simulator.")] = False,
+    candles: Annotated[
+        Path | None, typer.Option("--candles", help="Candle CSV or folder (default: bundled).")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option("--speed", min=1, help="Replay speed, × real time.")
+    ] = 2400.0,
+    capital: Annotated[
+        str, typer.Option("--capital", help="Quote currency the paper account starts with.")
+    ] = "10",
+    dashboard: Annotated[
+        bool | None,
+        typer.Option("--dashboard/--no-dashboard", help="Live table (default: on a terminal)."),
+    ] = None,
+) -> None:
+    """Run the engine. Today: paper trading (--paper) on the simulator, no keys needed.
+
+    Example: ratchet run --paper --speed 2400
+    """
+    if not paper:
+        typer.echo("error: only --paper is available yet (live trading is not enabled)", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        series = load_candle_source(candles)
+        cash = Decimal(capital)
+        if not cash.is_finite() or cash <= 0:
+            raise ValueError(f"--capital must be > 0, got {capital}")
+    except (CandleFileError, ArithmeticError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    show = sys.stdout.isatty() if dashboard is None else dashboard
+    asyncio.run(paper_trade(series, speed=speed, cash=cash, show_dashboard=show))
+
+
+async def paper_trade(
+    series: dict[str, list[Candle]],
+    *,
+    speed: float,
+    cash: Decimal,
+    show_dashboard: bool,
+) -> Runtime:
+    """Start the simulator and the engine; trade until the data ends or Ctrl-C."""
+    quotes = {pair.partition("-")[2] for pair in series}
+    balances = dict.fromkeys(quotes, cash)
+    sim = SimServer(series, SimSettings(speed=speed, balances=balances, heartbeat_interval=0.5))
+    endpoints = await sim.start()
+    exchange = CoinbaseExchange(RestTransport(endpoints.rest, sim.credentials))
+    products = {p.product_id: p for p in await exchange.products(list(series))}
+    feed = CoinbaseFeed(endpoints.ws, endpoints.ws_user, list(products), exchange, sim.credentials)
+    store = MemoryStore()
+    traders = {pair: PairTrader(product, TraderSettings()) for pair, product in products.items()}
+    quote = sorted(quotes)[0]
+    gate = RiskGate(PortfolioConfig(total_capital=cash, max_position_size_pct=Decimal(10)))
+    runtime = Runtime(exchange, feed, store, traders, gate, quote_currency=quote)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await feed.start()
+    engine = asyncio.create_task(runtime.run(stop))
+    console = Console()
+    console.print(
+        f"paper trading {len(traders)} pairs on the simulator at {endpoints.rest} "
+        f"(speed ×{speed:g}); Ctrl-C stops"
+    )
+    try:
+        await _watch(sim, runtime, store, stop, console, show_dashboard)
+    finally:
+        stop.set()
+        await engine
+        await feed.close()
+        await exchange.close()
+        await sim.stop()
+    console.print(render_summary(runtime, store))
+    return runtime
+
+
+async def _watch(
+    sim: SimServer,
+    runtime: Runtime,
+    store: MemoryStore,
+    stop: asyncio.Event,
+    console: Console,
+    show: bool,
+) -> None:
+    finished = asyncio.create_task(sim.finished.wait())
+    live = (
+        Live(render_dashboard(runtime, store, sim), console=console, refresh_per_second=4)
+        if show
+        else None
+    )
+    with live if live is not None else contextlib.nullcontext():
+        last_report = -1
+        while not stop.is_set():
+            await asyncio.sleep(0.25)
+            if live is not None:
+                live.update(render_dashboard(runtime, store, sim))
+            else:
+                progress = int(100 * sim.legs_done / max(1, sim.legs_total))
+                if progress // 10 != last_report:
+                    last_report = progress // 10
+                    closed = sum(1 for p in store.positions.values() if p.status.name == "CLOSED")
+                    console.print(
+                        f"{progress:3d}% replayed, {closed} positions closed, "
+                        f"{runtime.stats.events} events"
+                    )
+            if finished.done():
+                await runtime.drain()
+                break
+    finished.cancel()

@@ -1,0 +1,212 @@
+"""``Runtime``: runs many PairTraders against the ports (live and paper trading).
+
+The one rule: never block the event loop. Each pair has its own queue and worker, so one pair's
+events are handled in order while pairs run side by side. For every decision the runtime first
+commits the batch to the store (write-ahead: an order's intent is durable before it is sent),
+then carries out the commands in background tasks whose results come back as events. Order
+submission goes through one semaphore (and the adapter's rate limiter).
+
+Time is the market's: the newest ticker time seen (the wall clock until then), so a replay at
+any speed sees the same intervals as live trading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ratchet.domain.ids import ClientOrderId
+from ratchet.domain.money import ZERO
+from ratchet.domain.risk import Exposure, RiskGate
+from ratchet.engine import messages as m
+from ratchet.engine.candle_closer import CandleCloser
+from ratchet.engine.pair_trader import PairTrader
+from ratchet.engine.runtime_exec import CommandExecutor
+from ratchet.ports import (
+    CandleEvent,
+    Exchange,
+    MarketData,
+    OrderUpdateEvent,
+    Resynced,
+    Store,
+    TickerEvent,
+)
+
+log = logging.getLogger("ratchet.engine")
+
+
+@dataclass(slots=True)
+class RuntimeStats:
+    """Counters for the dashboard and metrics."""
+
+    events: int = 0
+    commits: int = 0
+    commands: int = 0
+    ignored: int = 0
+
+
+class Runtime:
+    """Many pairs, one exchange, one feed, one store, one risk gate."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        feed: MarketData,
+        store: Store,
+        traders: Mapping[str, PairTrader],
+        gate: RiskGate,
+        *,
+        quote_currency: str,
+        submit_concurrency: int = 8,
+        timer_interval: float = 1.0,
+    ) -> None:
+        self.exchange = exchange
+        self.feed = feed
+        self.store = store
+        self.traders = dict(traders)
+        self.gate = gate
+        self.quote_currency = quote_currency
+        self.stats = RuntimeStats()
+        self.market_time = 0.0
+        self.reserved: dict[str, Decimal] = {}
+        self._queues: dict[str, asyncio.Queue[m.EngineEvent]] = {
+            pair: asyncio.Queue() for pair in self.traders
+        }
+        self._closers = {pair: CandleCloser() for pair in self.traders}
+        self._gate_lock = asyncio.Lock()
+        self._executor = CommandExecutor(self, asyncio.Semaphore(submit_concurrency))
+        self._timer_interval = timer_interval
+        self._tasks: list[asyncio.Task[None]] = []
+        self._prefixes = {trader.settings.id_prefix for trader in self.traders.values()}
+
+    def __repr__(self) -> str:
+        return f"Runtime(pairs={len(self.traders)}, events={self.stats.events})"
+
+    def now(self) -> float:
+        """Market time: the newest ticker time seen, else the wall clock."""
+        return self.market_time or time.time()
+
+    # -- running ---------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; then let the queues drain and return."""
+        for pair in self.traders:
+            self._tasks.append(asyncio.create_task(self._worker(pair), name=f"pair {pair}"))
+        self._tasks.append(asyncio.create_task(self._timer(), name="timer"))
+        feed_task = asyncio.create_task(self._consume(), name="feed")
+        await stop.wait()
+        feed_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feed_task
+        await self.drain()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self._executor.wait()
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Wait (a while) until every queued event and running command is done."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            busy = any(not q.empty() for q in self._queues.values()) or self._executor.busy
+            if not busy:
+                return
+            await asyncio.sleep(0.01)
+
+    def post(self, pair: str, event: m.EngineEvent) -> None:
+        """Queue an event for one pair."""
+        self._queues[pair].put_nowait(event)
+
+    async def _worker(self, pair: str) -> None:
+        queue, trader = self._queues[pair], self.traders[pair]
+        while True:
+            event = await queue.get()
+            try:
+                await self._handle(trader, event)
+            except Exception:  # one bad event must not stop the pair: log it loudly
+                log.exception("event failed", extra={"pair": pair, "event": repr(event)})
+            finally:
+                queue.task_done()
+
+    async def _handle(self, trader: PairTrader, event: m.EngineEvent) -> None:
+        self.stats.events += 1
+        decision = trader.handle(event, self.now())
+        if decision.batch:
+            await self.store.commit(decision.batch)
+            self.stats.commits += 1
+        self._settle_reservation(trader)
+        for command in decision.commands:
+            self.stats.commands += 1
+            self._executor.start(trader, command)
+
+    async def _timer(self) -> None:
+        while True:
+            await asyncio.sleep(self._timer_interval)
+            now = self.now()
+            for pair in self.traders:
+                for candle in self._closers[pair].advance(now):
+                    self.post(pair, m.CandleClosed(candle))
+                self.post(pair, m.TimerFired(now))
+
+    # -- the feed ------------------------------------------------------------------------------
+    async def _consume(self) -> None:
+        async for event in self.feed.events():
+            if isinstance(event, TickerEvent):
+                ticker = event.ticker
+                if ticker.product_id in self.traders:
+                    self.market_time = max(self.market_time, ticker.time)
+                    self.post(ticker.product_id, m.PriceTick(ticker.price, ticker.time))
+            elif isinstance(event, CandleEvent):
+                if event.product_id in self.traders:
+                    for candle in self._closers[event.product_id].update(event.candle):
+                        self.post(event.product_id, m.CandleClosed(candle))
+            elif isinstance(event, OrderUpdateEvent):
+                self._route_report(event)
+            elif isinstance(event, Resynced):
+                self._executor.resync(event)
+
+    def _route_report(self, event: OrderUpdateEvent) -> None:
+        report = event.report
+        for prefix in self._prefixes:
+            if ClientOrderId.parse(report.client_order_id, prefix) is not None:
+                break
+        else:
+            self.stats.ignored += 1  # not ours: reconciliation deals with foreign orders
+            return
+        if report.product_id in self.traders:
+            self.post(report.product_id, m.OrderUpdated(report))
+
+    # -- the risk gate ---------------------------------------------------------------------------
+    async def approve_entry(self, trader: PairTrader) -> m.EngineEvent:
+        """Ask the risk gate (serialised, so parallel entries cannot over-allocate)."""
+        async with self._gate_lock:
+            balances = await self.exchange.balances()
+            quote = balances.get(self.quote_currency)
+            available = quote.available if quote else ZERO
+            available -= sum(self.reserved.values(), ZERO)
+            verdict = self.gate.check(trader.pair, self.exposures(), available)
+            if not verdict.approved:
+                return m.EntryDenied(verdict.reason)
+            self.reserved[trader.pair] = verdict.budget
+            return m.EntryApproved(verdict.budget)
+
+    def exposures(self) -> list[Exposure]:
+        """Entry cost of every position, plus budgets reserved for entries being placed."""
+        found = []
+        for pair, trader in self.traders.items():
+            position = trader.position
+            value = position.entry_value + position.entry_fees if position else ZERO
+            found.append(Exposure(pair, max(value, self.reserved.get(pair, ZERO))))
+        return found
+
+    def _settle_reservation(self, trader: PairTrader) -> None:
+        entry = trader.entry
+        if trader.pair in self.reserved and (entry is None or entry.is_done):
+            self.reserved.pop(trader.pair, None)

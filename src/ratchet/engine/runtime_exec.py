@@ -1,0 +1,115 @@
+"""Carrying out a trader's commands against the ports, and feeding the results back as events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from ratchet.domain.orders import Order
+from ratchet.engine import messages as m
+from ratchet.engine.pair_trader import PairTrader
+from ratchet.ports import ExchangeError, OrderNotFound, OrderRefused, Resynced
+
+if TYPE_CHECKING:
+    from ratchet.engine.runtime import Runtime
+
+log = logging.getLogger("ratchet.engine")
+
+
+class CommandExecutor:
+    """Runs each command in its own task; results are posted to the pair's queue."""
+
+    def __init__(self, runtime: Runtime, submit: asyncio.Semaphore) -> None:
+        self._runtime = runtime
+        self._submit = submit
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def busy(self) -> bool:
+        """True while a command is still running."""
+        return bool(self._tasks)
+
+    def start(self, trader: PairTrader, command: m.EngineCommand) -> None:
+        """Carry out ``command`` in the background."""
+        task = asyncio.create_task(self._run(trader, command))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait(self) -> None:
+        """Wait for every running command."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _run(self, trader: PairTrader, command: m.EngineCommand) -> None:
+        try:
+            events = await self._carry_out(trader, command)
+        except ExchangeError as exc:
+            log.warning("command failed", extra={"pair": trader.pair, "error": str(exc)})
+            events = self._failure(command, str(exc))
+        except Exception:
+            log.exception("command crashed", extra={"pair": trader.pair})
+            events = self._failure(command, "internal error")
+        for event in events:
+            self._runtime.post(trader.pair, event)
+
+    async def _carry_out(self, trader: PairTrader, command: m.EngineCommand) -> list[m.EngineEvent]:
+        exchange = self._runtime.exchange
+        if isinstance(command, m.RequestEntry):
+            return [await self._runtime.approve_entry(trader)]
+        if isinstance(command, m.PlaceOrder):
+            async with self._submit:
+                try:
+                    report = await exchange.place_order(command.order)
+                except OrderRefused as exc:
+                    return [m.OrderRefusedByExchange(command.order.client_order_id, exc.reason)]
+            return [m.OrderPlaced(command.order.client_order_id, report.exchange_order_id)]
+        if isinstance(command, m.CancelOrder):
+            return await self._cancel(command.order)
+        return await self._fills(command.order)
+
+    async def _cancel(self, order: Order) -> list[m.EngineEvent]:
+        if order.exchange_order_id is None:
+            return [m.CancelAnswered(order.client_order_id, False, "not on the exchange yet")]
+        async with self._submit:
+            [result] = await self._runtime.exchange.cancel_orders([order.exchange_order_id])
+        answer = m.CancelAnswered(order.client_order_id, result.success, result.reason)
+        events: list[m.EngineEvent] = [answer]
+        if not result.success:  # e.g. filled meanwhile: read the truth
+            events.extend(await self._truth(order))
+        return events
+
+    async def _fills(self, order: Order) -> list[m.EngineEvent]:
+        if order.exchange_order_id is None:
+            return []
+        fills = await self._runtime.exchange.list_fills(
+            exchange_order_ids=[order.exchange_order_id]
+        )
+        events: list[m.EngineEvent] = [m.FillsReported(tuple(fills))] if fills else []
+        return events + await self._truth(order)
+
+    async def _truth(self, order: Order) -> list[m.EngineEvent]:
+        if order.exchange_order_id is None:
+            return []
+        try:
+            report = await self._runtime.exchange.get_order(order.exchange_order_id)
+        except OrderNotFound:
+            return []
+        return [m.OrderUpdated(report)]
+
+    def _failure(self, command: m.EngineCommand, reason: str) -> list[m.EngineEvent]:
+        if isinstance(command, m.PlaceOrder):
+            return [m.OrderSendFailed(command.order.client_order_id, reason)]
+        if isinstance(command, m.RequestEntry):
+            return [m.EntryDenied(f"risk gate unavailable: {reason}")]
+        if isinstance(command, m.CancelOrder):
+            return [m.CancelAnswered(command.order.client_order_id, False, reason)]
+        return []
+
+    def resync(self, event: Resynced) -> None:
+        """After a reconnect or gap: re-read the fills and state of every working order."""
+        log.info("resync", extra={"reason": event.reason, "open_orders": len(event.orders)})
+        for trader in self._runtime.traders.values():
+            for order in trader.orders():
+                if order.exchange_order_id and not order.is_done:
+                    self.start(trader, m.FetchFills(order))

@@ -1,0 +1,59 @@
+"""Paper trading end to end: simulator on 127.0.0.1, the real adapter, the engine, the runtime.
+
+signal → limit entry → fill → stop-limit sell → ratchet → exit, checked against the trading
+rules of DESIGN.md §2 after the run: every exit came after its entry filled, stops only rose,
+no market order, one exchange order per client_order_id, balances never negative.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ratchet.cli.run import paper_trade
+from ratchet.domain.order_types import OrderSide, OrderType
+from ratchet.domain.position import PositionStatus
+from ratchet.marketdata.csvfile import demo_candle_files, pair_of, read_candles
+from ratchet.memory_store import MemoryStore
+
+
+async def test_paper_trading_round_trips_keep_the_trading_rules() -> None:
+    # Arrange: two real pairs, 400 candles each, replayed fast
+    files = [f for f in demo_candle_files() if pair_of(f) in ("ETH-BTC", "TRX-BTC")]
+    series = {pair_of(f): read_candles(f)[:400] for f in files}
+
+    # Act
+    runtime = await paper_trade(series, speed=20_000, cash=Decimal(10), show_dashboard=False)
+
+    # Assert
+    store = runtime.store
+    assert isinstance(store, MemoryStore)
+    closed = [p for p in store.positions.values() if p.status is PositionStatus.CLOSED]
+    assert closed, "no position completed a round trip"
+    for position in closed:
+        assert position.entry_size > 0
+        assert position.exit_size == position.entry_size
+        assert position.realized_pnl == (
+            position.exit_value - position.exit_fees - position.entry_value - position.entry_fees
+        )
+    orders = [record.order for record in store.orders.values()]
+    assert not [o for o in orders if o.order_type is OrderType.MARKET]
+    assert all(o.order_type is OrderType.LIMIT for o in orders if o.side is OrderSide.BUY)
+    first_fill: dict[str, float] = {}
+    for record in store.orders.values():
+        order = record.order
+        if order.side is OrderSide.BUY and order.fills:
+            first_fill[record.position_id] = min(f.time or 0 for f in order.fills)
+    for record in store.orders.values():
+        order = record.order
+        if order.side is OrderSide.SELL and order.fills:
+            assert record.position_id in first_fill, "an exit filled for a position never entered"
+            assert min(f.time or 0 for f in order.fills) >= first_fill[record.position_id]
+    by_position: dict[str, list[Decimal]] = {}
+    for change in store.stops:
+        if change.confirmed is not None:
+            by_position.setdefault(change.position_id, []).append(change.confirmed)
+    assert by_position
+    for levels in by_position.values():
+        assert levels == sorted(levels), "a confirmed stop went down"
+    ids = [o.client_order_id for o in orders]
+    assert len(ids) == len(set(ids))
