@@ -49,8 +49,19 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def start_simulator(folder: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    command = [sys.executable, "-m", "ratchet", "sim", "serve", "--speed", "0",
-               "--keys-out", str(folder), "--balance", "BTC=1000000"]
+    command = [
+        sys.executable,
+        "-m",
+        "ratchet",
+        "sim",
+        "serve",
+        "--speed",
+        "0",
+        "--keys-out",
+        str(folder),
+        "--balance",
+        "BTC=1000000",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoints = folder / "endpoints.json"
     deadline = time.monotonic() + 20
@@ -75,18 +86,23 @@ async def round_trips(rest: str, folder: Path, orders: int) -> dict[str, dict[st
         pass
 
     async def adapter_once(i: int) -> float:
-        order = Order(f"bench-a-{i}", PAIR, OrderSide.BUY, OrderType.LIMIT, Decimal(1),
-                      limit_price=PRICE)
+        order = Order(
+            f"bench-a-{i}", PAIR, OrderSide.BUY, OrderType.LIMIT, Decimal(1), limit_price=PRICE
+        )
         t0 = time.perf_counter()
         report = await adapter.place_order(order)
         await adapter.cancel_orders([report.exchange_order_id])
         return time.perf_counter() - t0
 
     async def raw_once(i: int) -> float:
-        body = {"client_order_id": f"bench-r-{i}", "product_id": PAIR, "side": "BUY",
-                "order_configuration": {"limit_limit_gtc": {"base_size": "1",
-                                                            "limit_price": str(PRICE),
-                                                            "post_only": False}}}
+        body = {
+            "client_order_id": f"bench-r-{i}",
+            "product_id": PAIR,
+            "side": "BUY",
+            "order_configuration": {
+                "limit_limit_gtc": {"base_size": "1", "limit_price": str(PRICE), "post_only": False}
+            },
+        }
         t0 = time.perf_counter()
         path = f"{base_path}/orders"
         headers = {"Authorization": f"Bearer {rest_jwt(creds, 'POST', host, path, time.time())}"}
@@ -94,8 +110,9 @@ async def round_trips(rest: str, folder: Path, orders: int) -> dict[str, dict[st
             order_id = (await r.json())["success_response"]["order_id"]
         path = f"{base_path}/orders/batch_cancel"
         headers = {"Authorization": f"Bearer {rest_jwt(creds, 'POST', host, path, time.time())}"}
-        async with session.post(f"http://{host}{path}", json={"order_ids": [order_id]},
-                                headers=headers) as r:
+        async with session.post(
+            f"http://{host}{path}", json={"order_ids": [order_id]}, headers=headers
+        ) as r:
             await r.json()
         return time.perf_counter() - t0
 
@@ -109,18 +126,36 @@ async def round_trips(rest: str, folder: Path, orders: int) -> dict[str, dict[st
     await adapter.close()
     await session.close()
     return {
-        name: {"p50_ms": percentile(v, 50) * 1e3, "p99_ms": percentile(v, 99) * 1e3,
-               "mean_ms": statistics.fmean(v) * 1e3}
+        name: {
+            "p50_ms": percentile(v, 50) * 1e3,
+            "p99_ms": percentile(v, 99) * 1e3,
+            "mean_ms": statistics.fmean(v) * 1e3,
+        }
         for name, v in samples.items()
     }
 
 
 def blast_server(port_queue: multiprocessing.Queue[int], messages: int) -> None:
     """A WebSocket server that answers a ticker subscription with a burst of tickers."""
-    template = {"channel": "ticker", "client_id": "", "timestamp": "2026-11-26T00:00:00.000000Z",
-                "events": [{"type": "update", "tickers": [{
-                    "type": "ticker", "product_id": PAIR, "price": "0.05123456",
-                    "best_bid": "0.05123455", "best_ask": "0.05123457"}]}]}
+    template = {
+        "channel": "ticker",
+        "client_id": "",
+        "timestamp": "2026-11-26T00:00:00.000000Z",
+        "events": [
+            {
+                "type": "update",
+                "tickers": [
+                    {
+                        "type": "ticker",
+                        "product_id": PAIR,
+                        "price": "0.05123456",
+                        "best_bid": "0.05123455",
+                        "best_ask": "0.05123457",
+                    }
+                ],
+            }
+        ],
+    }
     burst = []
     for seq in range(messages):
         template["sequence_num"] = seq
@@ -149,8 +184,15 @@ def blast_server(port_queue: multiprocessing.Queue[int], messages: int) -> None:
 
 
 async def feed_throughput(url: str, messages: int) -> float:
-    feed = CoinbaseFeed(url, None, [PAIR], None, None,  # type: ignore[arg-type]
-                        market_channels=("ticker",), idle_timeout=30)
+    feed = CoinbaseFeed(
+        url,
+        None,
+        [PAIR],
+        None,
+        None,  # type: ignore[arg-type]
+        market_channels=("ticker",),
+        idle_timeout=30,
+    )
     await feed.start()
     events = feed.events()
     first = await anext(events)
@@ -165,8 +207,9 @@ async def feed_throughput(url: str, messages: int) -> float:
 
 async def raw_throughput(url: str, messages: int) -> float:
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
-        await ws.send_str(json.dumps({"type": "subscribe", "channel": "ticker",
-                                      "product_ids": [PAIR]}))
+        await ws.send_str(
+            json.dumps({"type": "subscribe", "channel": "ticker", "product_ids": [PAIR]})
+        )
         json.loads((await ws.receive()).data)
         t0 = time.perf_counter()
         for _ in range(messages - 1):
@@ -212,9 +255,18 @@ def main() -> None:
     print(f"{'raw aiohttp + json.loads':<28}{raw_rate:>12,.0f}")
     ws_verdict = "PASS" if adapter_rate >= 50_000 else "MISS"
     print(f"target >= 50,000 messages/s: {ws_verdict}")
-    print(json.dumps({"latency": latency, "adapter_overhead_p50": round(overhead, 4),
-                      "latency_verdict": verdict, "ws_adapter_per_s": round(adapter_rate),
-                      "ws_raw_per_s": round(raw_rate), "ws_verdict": ws_verdict}))
+    print(
+        json.dumps(
+            {
+                "latency": latency,
+                "adapter_overhead_p50": round(overhead, 4),
+                "latency_verdict": verdict,
+                "ws_adapter_per_s": round(adapter_rate),
+                "ws_raw_per_s": round(raw_rate),
+                "ws_verdict": ws_verdict,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
