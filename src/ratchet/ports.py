@@ -102,7 +102,9 @@ class Exchange(Protocol):
 
     async def get_order(self, exchange_order_id: str) -> OrderReport: ...
 
-    async def find_order(self, client_order_id: str) -> OrderReport | None: ...
+    async def find_order(
+        self, client_order_id: str, *, product_id: str | None = None
+    ) -> OrderReport | None: ...
 
     async def list_orders(
         self, *, product_ids: Sequence[str] | None = None, open_only: bool = False

@@ -94,6 +94,13 @@ class InProcessExchange:
         answer = m.CancelAnswered(order.client_order_id, result.success, result.failure_reason)
         return [answer, *self.updates()]
 
+    def look_up(self, order: Order) -> list[m.EngineEvent]:
+        """The order by its client_order_id, or word that it never arrived."""
+        found = self.engine.order_by_client_id(order.client_order_id)
+        if found is None:
+            return [m.OrderNotOnExchange(order.client_order_id)]
+        return [m.OrderUpdated(order_report(found))]
+
     def fills_of(self, order: Order) -> list[m.EngineEvent]:
         """Every fill of the order."""
         if order.exchange_order_id is None:

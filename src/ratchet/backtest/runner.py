@@ -138,6 +138,8 @@ def _execute(
         return exchange.cancel(command.order, now)
     if isinstance(command, m.FetchFills):
         return exchange.fills_of(command.order)
+    if isinstance(command, m.LookUpOrder):
+        return exchange.look_up(command.order)
     account = exchange.engine.account(trader.product.quote_currency)
     available = account.available if account else Decimal(0)
     budget = gate.budget(available)

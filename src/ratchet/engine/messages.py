@@ -100,6 +100,13 @@ class TimerFired:
     now: float
 
 
+@dataclass(frozen=True, slots=True)
+class OrderNotOnExchange:
+    """A look-up found no order with this client_order_id: it never arrived."""
+
+    client_order_id: str
+
+
 EngineEvent = (
     CandleClosed
     | PriceTick
@@ -112,6 +119,7 @@ EngineEvent = (
     | EntryApproved
     | EntryDenied
     | TimerFired
+    | OrderNotOnExchange
 )
 
 
@@ -138,6 +146,13 @@ class FetchFills:
 
 
 @dataclass(frozen=True, slots=True)
+class LookUpOrder:
+    """Find out whether an order whose send did not settle reached the exchange (by its id)."""
+
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
 class RequestEntry:
     """Ask the risk gate for an entry at ``price`` (answered by EntryApproved/EntryDenied)."""
 
@@ -146,7 +161,7 @@ class RequestEntry:
     time: float
 
 
-EngineCommand = PlaceOrder | CancelOrder | FetchFills | RequestEntry
+EngineCommand = PlaceOrder | CancelOrder | FetchFills | LookUpOrder | RequestEntry
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ from typing import Any
 from ratchet.domain.ids import ClientOrderId, OrderRole, position_id
 from ratchet.domain.indicators import IndicatorParams
 from ratchet.domain.money import Product
+from ratchet.domain.order_types import OrderStatus
 from ratchet.domain.orders import (
     Accepted,
     Cancelled,
@@ -104,6 +105,7 @@ class PairTrader:
             m.FillsReported: self._on_fills,
             m.CancelAnswered: self._on_cancel_answered,
             m.TimerFired: self._on_timer,
+            m.OrderNotOnExchange: self._on_not_on_exchange,
         }
 
     def __repr__(self) -> str:
@@ -256,6 +258,14 @@ class PairTrader:
             order.apply(MarkedUnknown(event.reason))
             self._record(order, d)
             self._audit(d, "order state unknown", f"{order.client_order_id}: {event.reason}")
+            d.commands.append(m.LookUpOrder(order))
+
+    def _on_not_on_exchange(self, event: m.OrderNotOnExchange, d: m.Decision) -> None:
+        """The order never arrived: send it again with the same id (it cannot make two)."""
+        order = self.order(event.client_order_id)
+        if order is not None and order.status is OrderStatus.UNKNOWN:
+            self._audit(d, "order resent", f"{order.client_order_id}: not found on the exchange")
+            self._send(order, d)
 
     def _on_report(self, event: m.OrderUpdated, d: m.Decision) -> None:
         order = self.order(event.report.client_order_id)

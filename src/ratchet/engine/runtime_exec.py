@@ -66,7 +66,15 @@ class CommandExecutor:
             return [m.OrderPlaced(command.order.client_order_id, report.exchange_order_id)]
         if isinstance(command, m.CancelOrder):
             return await self._cancel(command.order)
+        if isinstance(command, m.LookUpOrder):
+            return await self._look_up(command.order)
         return await self._fills(command.order)
+
+    async def _look_up(self, order: Order) -> list[m.EngineEvent]:
+        found = await self._runtime.exchange.find_order(order.client_order_id)
+        if found is None:
+            return [m.OrderNotOnExchange(order.client_order_id)]
+        return [m.OrderUpdated(found)]
 
     async def _cancel(self, order: Order) -> list[m.EngineEvent]:
         if order.exchange_order_id is None:

@@ -58,6 +58,8 @@ class Harness:
             return self.exchange.cancel(command.order, now)
         if isinstance(command, m.FetchFills):
             return self.exchange.fills_of(command.order)
+        if isinstance(command, m.LookUpOrder):
+            return self.exchange.look_up(command.order)
         return [m.EntryApproved(self.budget)]
 
     def trade(self, price: str, now: float, volume: str = "1000") -> None:
@@ -254,3 +256,48 @@ def test_trail_policy_comes_from_the_settings() -> None:
     h.trade("0.04990", START + 35 * CANDLE_SECONDS)
     [stop] = h.placed(OrderType.STOP_LIMIT)
     assert stop.order.stop_price == D("0.04750")
+
+
+def test_an_order_whose_send_timed_out_is_looked_up_and_resent_only_if_absent() -> None:
+    # Arrange: the entry's send "timed out" before reaching the exchange
+    h = Harness(quick_settings())
+    sent: list[m.PlaceOrder] = []
+    original = h.execute
+
+    def flaky(command: m.EngineCommand, now: float) -> list[m.EngineEvent]:
+        if isinstance(command, m.PlaceOrder) and not sent:
+            sent.append(command)
+            return [m.OrderSendFailed(command.order.client_order_id, "timeout")]
+        return original(command, now)
+
+    h.execute = flaky  # type: ignore[method-assign]
+    # Act
+    h.warm_up()
+    # Assert: looked up, not found, sent again with the SAME id; one exchange order
+    entry = h.trader.entry
+    assert entry is not None and entry.status is OrderStatus.OPEN
+    assert [o.client_order_id for o in h.engine.orders()] == [entry.client_order_id]
+    assert any(isinstance(c, m.LookUpOrder) for c in h.commands)
+
+
+def test_an_order_that_reached_the_exchange_before_the_timeout_is_adopted_not_resent() -> None:
+    # Arrange: the send reached the exchange but the reply was lost
+    h = Harness(quick_settings())
+    original = h.execute
+    lost: list[str] = []
+
+    def lossy(command: m.EngineCommand, now: float) -> list[m.EngineEvent]:
+        if isinstance(command, m.PlaceOrder) and not lost:
+            lost.append(command.order.client_order_id)
+            original(command, now)  # it arrives ...
+            return [m.OrderSendFailed(command.order.client_order_id, "timeout")]  # ... no reply
+        return original(command, now)
+
+    h.execute = lossy  # type: ignore[method-assign]
+    # Act
+    h.warm_up()
+    # Assert
+    entry = h.trader.entry
+    assert entry is not None and entry.status is OrderStatus.OPEN
+    assert entry.exchange_order_id == h.engine.orders()[0].order_id
+    assert len(h.engine.orders()) == 1
