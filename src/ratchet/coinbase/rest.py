@@ -155,6 +155,8 @@ class RestTransport:
                 headers["Authorization"] = f"Bearer {self._token(method, url.path)}"
             try:
                 status, text, retry_after = await self._send(method, url, params, body, headers)
+            except aiohttp.ConnectionTimeoutError as exc:  # never sent: safe to try again
+                last_problem = f"connect timeout: {exc}"
             except TimeoutError:
                 raise RequestTimedOut(
                     f"{method} {url.path}: no reply in {self.retry.timeout}s"
@@ -197,7 +199,11 @@ class RestTransport:
         headers: dict[str, str],
     ) -> tuple[int, str, str | None]:
         self.calls += 1
-        timeout = aiohttp.ClientTimeout(total=self.retry.timeout)
+        # connect and read are timed apart: waiting for a pooled connection or connecting is
+        # "not sent" (retry is safe); only a reply that does not come is "may have happened"
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.retry.timeout, sock_read=self.retry.timeout
+        )
         async with self._session_now().request(
             method, url, params=_query(params), json=body, headers=headers, timeout=timeout
         ) as response:

@@ -79,11 +79,12 @@ class CoinbaseFeed:
         self._idle_timeout = idle_timeout
         self._max_backoff = max_backoff
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
-        self._queue: asyncio.Queue[MarketEvent] = asyncio.Queue()
+        self._queue: asyncio.Queue[MarketEvent | None] = asyncio.Queue()  # None: the end
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._resync_lock = asyncio.Lock()
         self._closed = False
+        self._ended = False
         self.stats = FeedStats()
         self.connected: dict[str, bool] = {}
 
@@ -102,13 +103,14 @@ class CoinbaseFeed:
             )
 
     async def events(self) -> AsyncIterator[MarketEvent]:
-        """Every event, in arrival order, until :meth:`close`."""
-        while not self._closed or not self._queue.empty():
-            yield await self._queue.get()
+        """Every event, in arrival order; the iteration ends after :meth:`close`."""
+        while (event := await self._queue.get()) is not None:
+            yield event
+        self._queue.put_nowait(None)  # the end marker stays, for every other consumer
 
     def pending(self) -> int:
         """Events received but not consumed yet."""
-        return self._queue.qsize()
+        return self._queue.qsize() - self._ended
 
     async def close(self) -> None:
         """Close both connections."""
@@ -121,6 +123,9 @@ class CoinbaseFeed:
         self._tasks.clear()
         if self._session is not None:
             await self._session.close()
+        if not self._ended:
+            self._ended = True
+            self._queue.put_nowait(None)  # wakes a consumer waiting in events()
 
     # -- one connection ---------------------------------------------------------------------------
     async def _run(self, name: str, url: str, channels: Sequence[str]) -> None:

@@ -66,8 +66,12 @@ class Faults:
         self.hits: dict[str, int] = dict.fromkeys(COUNT_FAULTS, 0)
 
     def set(self, **values: Any) -> None:
-        """Change faults by name (unknown names and negative values raise :class:`FaultError`)."""
+        """Change faults by name (unknown names and negative values raise :class:`FaultError`).
+
+        All or nothing: every value is checked before any is changed.
+        """
         known = {f.name: f for f in fields(self)}
+        parsed_values: dict[str, Any] = {}
         for name, value in values.items():
             if name not in known:
                 raise FaultError(f"unknown fault {name!r}; known: {', '.join(sorted(known))}")
@@ -80,6 +84,8 @@ class Faults:
                 raise FaultError(f"fault {name}: not a number: {value!r}") from None
             if not isinstance(parsed, str) and parsed < 0:
                 raise FaultError(f"fault {name} must be >= 0, got {value!r}")
+            parsed_values[name] = parsed
+        for name, parsed in parsed_values.items():
             setattr(self, name, parsed)
         if "seed" in values:
             self._rng = random.Random(self.seed)

@@ -302,11 +302,16 @@ class SimServer:
         return candle
 
     def publish_order_updates(self) -> None:
-        """Send every order change since the last call on the user channel."""
-        changed = self.engine.drain_updates()
-        if changed:
-            orders = [serialize.user_order_json(order) for order in changed]
-            self.hub.publish("user", [{"type": "update", "orders": orders}], None)
+        """Send every order change since the last call on the user channel.
+
+        One message per product, so a subscription to some products gets only their orders
+        (as its snapshot does).
+        """
+        by_product: dict[str, list[dict[str, Any]]] = {}
+        for order in self.engine.drain_updates():
+            by_product.setdefault(order.product_id, []).append(serialize.user_order_json(order))
+        for product_id, orders in by_product.items():
+            self.hub.publish("user", [{"type": "update", "orders": orders}], product_id)
 
     def _open_orders(self) -> list[dict[str, Any]]:
         return [serialize.user_order_json(o) for o in self.engine.orders(statuses=["OPEN"])]
