@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ratchet.domain.candles import Candle
-from ratchet.domain.orders import Order
+from ratchet.domain.orders import OperatorAction, Order
 from ratchet.domain.reports import FillReport, OrderReport
 from ratchet.ports import StateBatch
 
@@ -94,6 +94,13 @@ class EntryDenied:
 
 
 @dataclass(frozen=True, slots=True)
+class ForceExitRequested:
+    """An operator asked to exit the pair's position now (force-exit or liquidation)."""
+
+    action: OperatorAction
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     """Time passed (for stop-replace intervals and other deadlines)."""
 
@@ -120,6 +127,7 @@ EngineEvent = (
     | EntryDenied
     | TimerFired
     | OrderNotOnExchange
+    | ForceExitRequested
 )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ratchet.domain.ids import ClientOrderId, OrderRole, position_id
 from ratchet.domain.indicators import IndicatorParams
-from ratchet.domain.money import Product
+from ratchet.domain.money import ZERO, Product
 from ratchet.domain.order_types import OrderStatus
 from ratchet.domain.orders import (
     Accepted,
@@ -38,6 +38,7 @@ from ratchet.domain.orders import (
 from ratchet.domain.position import Position, PositionStatus, TrailPolicy
 from ratchet.domain.signals import SignalEngine, SignalRules
 from ratchet.engine import messages as m
+from ratchet.engine.forced_exit import ForcedExit
 from ratchet.engine.order_sync import apply_fill, apply_report
 from ratchet.engine.stops import StopKeeper
 from ratchet.ports import AuditEntry, OrderRecord, SignalRecord
@@ -90,6 +91,7 @@ class PairTrader:
         self._order_seq: dict[OrderRole, int] = {}
         self._requested_price: Decimal | None = None
         self._exchange_filled: dict[str, Decimal] = {}
+        self.forced: ForcedExit | None = None
         self._entry_candles = 0
         self._cooldown = 0
         self._now = 0.0
@@ -106,6 +108,7 @@ class PairTrader:
             m.CancelAnswered: self._on_cancel_answered,
             m.TimerFired: self._on_timer,
             m.OrderNotOnExchange: self._on_not_on_exchange,
+            m.ForceExitRequested: self._on_force_exit,
         }
 
     def __repr__(self) -> str:
@@ -124,7 +127,8 @@ class PairTrader:
 
     def orders(self) -> list[Order]:
         """Every order of the current position that the trader tracks."""
-        found = [self.entry, self.exit, *self.stops.orders()]
+        forced = self.forced.order if self.forced else None
+        found = [self.entry, self.exit, forced, *self.stops.orders()]
         return [order for order in found if order is not None]
 
     def order(self, client_order_id: str) -> Order | None:
@@ -250,6 +254,13 @@ class PairTrader:
         order.apply(Rejected(event.reason))
         self._record(order, d)
         self._audit(d, "order refused", f"{order.client_order_id}: {event.reason}")
+        if self.forced is not None and order is self.forced.order and self.position is not None:
+            # the operator's exit failed: protect the position again rather than leave it bare
+            self.forced.audit(d, self._now, self.pair, f"force-exit failed: {event.reason}")
+            self.forced = None
+            self.stops.frozen = False
+            self.stops.place(self.position, self._now, d, self._new_order)
+            return
         self._settle(order, d)
 
     def _on_send_failed(self, event: m.OrderSendFailed, d: m.Decision) -> None:
@@ -340,14 +351,38 @@ class PairTrader:
         if self.position is not None:
             self.stops.maybe_replace(self.position, self._now, d, self._new_order)
 
+    # -- operator exit ----------------------------------------------------------------------
+    def _on_force_exit(self, event: m.ForceExitRequested, d: m.Decision) -> None:
+        position = self.position
+        if position is None or position.status.is_final or self.forced is not None:
+            self._audit(d, "force-exit ignored", "no position to exit, or one already exiting")
+            return
+        self.forced = ForcedExit(event.action)
+        self.forced.audit(d, self._now, self.pair, "force-exit requested")
+        self.stops.frozen = True
+        for order in [self.entry, *self.stops.orders()]:
+            if order is not None and order.is_working:
+                self._cancel(order, d, f"force-exit by {event.action.actor}")
+        self._continue_forced_exit(d)
+
+    def _continue_forced_exit(self, d: m.Decision) -> None:
+        if self.forced is None or self.position is None:
+            return
+        resting = [o for o in (self.entry, *self.stops.orders()) if o is not None]
+        self.forced.proceed(
+            self.position, resting, self.product, now=self._now, d=d, new_order=self._new_order
+        )
+
     # -- what an order's new state means for the position --------------------------------------
     def _settle(self, order: Order, d: m.Decision) -> None:
         position = self.position
         if position is None:
             return
+        fills_pending = order.filled_size < self._exchange_filled.get(order.client_order_id, ZERO)
         if (
             order is self.entry
             and order.is_done
+            and not fills_pending
             and position.status is PositionStatus.PENDING_ENTRY
         ):
             stop = position.on_entry_done()
@@ -362,11 +397,11 @@ class PairTrader:
                 return
             self.stops.desire(position, stop, self._now, d)
             self.stops.place(position, self._now, d, self._new_order)
-            return
-        if order is self.entry and position.status is PositionStatus.OPEN:
+        elif order is self.entry and position.status is PositionStatus.OPEN:
             self.stops.maybe_replace(position, self._now, d, self._new_order)  # a late entry fill
         if order in self.stops.orders():
             self.stops.on_order_change(order, position, self._now, d, self._new_order)
+        self._continue_forced_exit(d)
         if position.status is PositionStatus.CLOSED:
             self._finish(d, f"closed, realised P&L {position.realized_pnl}")
 
@@ -377,6 +412,7 @@ class PairTrader:
         self.entry = None
         self.exit = None
         self._exchange_filled.clear()
+        self.forced = None
         self.stops.reset()
         self._cooldown = self.settings.cooldown_candles
 

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from ratchet.domain.ids import ClientOrderId
 from ratchet.domain.money import ZERO
+from ratchet.domain.orders import OperatorAction
 from ratchet.domain.risk import Exposure, RiskGate
 from ratchet.engine import messages as m
 from ratchet.engine.candle_closer import CandleCloser
@@ -182,6 +183,18 @@ class Runtime:
             return
         if report.product_id in self.traders:
             self.post(report.product_id, m.OrderUpdated(report))
+
+    # -- operator commands ------------------------------------------------------------------------
+    def force_exit(self, pair: str, action: OperatorAction) -> None:
+        """Exit one pair's position now: cancel what rests, then sell at market (audited)."""
+        if pair not in self.traders:
+            raise KeyError(f"no trader for {pair}")
+        self.post(pair, m.ForceExitRequested(action))
+
+    def liquidate(self, action: OperatorAction) -> None:
+        """Emergency liquidation: force-exit every pair."""
+        for pair in self.traders:
+            self.post(pair, m.ForceExitRequested(action))
 
     # -- the risk gate ---------------------------------------------------------------------------
     async def approve_entry(self, trader: PairTrader) -> m.EngineEvent:

@@ -51,6 +51,7 @@ class StopKeeper:
         self._last_replace = float("-inf")
         self._unprotected_since: float | None = None
         self._cancel_ours: set[str] = set()
+        self.frozen = False  # an operator exit is under way: place and move nothing
 
     def orders(self) -> list[Order]:
         """The stop order and the one being replaced, when there are."""
@@ -67,7 +68,7 @@ class StopKeeper:
 
     def place(self, position: Position, now: float, d: m.Decision, new_order: NewOrder) -> None:
         """Place a stop-limit sell for what the position holds, at the desired level."""
-        if self.desired is None or self.order is not None or self.retiring is not None:
+        if self.frozen or self.desired is None or self.order is not None or self.retiring:
             return
         size = self._product.sell_size(position.quantity)
         if position.status is not PositionStatus.OPEN or not self._product.can_carry_order(size):
@@ -89,7 +90,7 @@ class StopKeeper:
         self, position: Position, now: float, d: m.Decision, new_order: NewOrder
     ) -> None:
         """Start a replace when the desired stop is above the resting one and it is time."""
-        if position.status is not PositionStatus.OPEN or self.retiring is not None:
+        if self.frozen or position.status is not PositionStatus.OPEN or self.retiring is not None:
             return
         if self.order is None:
             self.place(position, now, d, new_order)
@@ -161,7 +162,7 @@ class StopKeeper:
             self.order = None
             self._exit_at_limit(order, position, now, d, new_order)
         elif status in (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.EXPIRED):
-            ours = order.client_order_id in self._cancel_ours
+            ours = order.client_order_id in self._cancel_ours or self.frozen
             self.order, self.confirmed = None, None
             self._audit(
                 d, now, "stop lost", f"{order.client_order_id} {status.name}: {order.reason}"

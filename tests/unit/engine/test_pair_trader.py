@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ratchet.backtest.inprocess import InProcessExchange
 from ratchet.domain.candles import CANDLE_SECONDS, Candle
 from ratchet.domain.money import Product
-from ratchet.domain.order_types import OrderSide, OrderStatus, OrderType
+from ratchet.domain.order_types import (
+    OperatorAction,
+    OperatorCommand,
+    OrderError,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+)
+from ratchet.domain.orders import Order
 from ratchet.domain.position import PositionStatus, TrailPolicy
 from ratchet.domain.signals import SignalRules
 from ratchet.engine import messages as m
@@ -301,3 +310,41 @@ def test_an_order_that_reached_the_exchange_before_the_timeout_is_adopted_not_re
     assert entry is not None and entry.status is OrderStatus.OPEN
     assert entry.exchange_order_id == h.engine.orders()[0].order_id
     assert len(h.engine.orders()) == 1
+
+
+def test_force_exit_cancels_the_stop_then_sells_at_market_in_the_operators_name() -> None:
+    # Arrange: an open position with its stop resting
+    h = Harness(quick_settings())
+    h.warm_up()
+    h.trade("0.04990", START + 35 * CANDLE_SECONDS)
+    position = h.trader.position
+    assert position is not None and h.trader.stops.order is not None
+    action = OperatorAction(OperatorCommand.FORCE_EXIT, "alice", "exchange news", 1)
+    # Act
+    h.feed([m.ForceExitRequested(action)], START + 35 * CANDLE_SECONDS + 10)
+    # Assert
+    [market] = h.placed(OrderType.MARKET)
+    assert market.order.operator_action == action
+    assert market.order.size == PRODUCT.sell_size(position.entry_size)
+    assert position.status is PositionStatus.CLOSED
+    stops = [o for o in h.engine.orders() if o.order_type is OrderType.STOP_LIMIT]
+    assert all(o.status == "CANCELLED" for o in stops)
+    audit = [a for b in h.batches for a in b.audit if a.actor == "alice"]
+    assert any("force-exit requested" in a.detail for a in audit)
+    assert any("market sell" in a.detail for a in audit)
+
+
+def test_force_exit_of_an_unfilled_entry_cancels_it_and_sends_no_market_order() -> None:
+    h = Harness(quick_settings())
+    h.warm_up()
+    action = OperatorAction(OperatorCommand.FORCE_EXIT, "bob", "changed my mind", 1)
+    h.feed([m.ForceExitRequested(action)], START + 35 * CANDLE_SECONDS)
+    assert not h.placed(OrderType.MARKET)
+    assert h.trader.position is None
+    assert h.engine.orders()[0].status == "CANCELLED"
+
+
+def test_the_engine_alone_never_builds_a_market_order() -> None:
+    # the Order type itself refuses a market order without an operator action
+    with pytest.raises(OrderError):
+        Order("rt-ETH-BTC-000001-exit-1", PAIR, OrderSide.SELL, OrderType.MARKET, D(1))
