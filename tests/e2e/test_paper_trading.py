@@ -22,7 +22,7 @@ async def test_paper_trading_round_trips_keep_the_trading_rules() -> None:
     series = {pair_of(f): read_candles(f)[:400] for f in files}
 
     # Act
-    runtime = await paper_trade(series, speed=20_000, cash=Decimal(10), show_dashboard=False)
+    runtime = await paper_trade(series, speed=8_000, cash=Decimal(10), show_dashboard=False)
 
     # Assert
     store = runtime.store
