@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ratchet import __version__
+from ratchet.cli.db import db_app
 from ratchet.cli.run import run_command
 from ratchet.cli.signals import signals_command
 from ratchet.cli.sim import sim_app
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.command("signals")(signals_command)
 app.command("run")(run_command)
 app.add_typer(sim_app, name="sim")
+app.add_typer(db_app, name="db")
 
 
 def _version(value: bool) -> None:

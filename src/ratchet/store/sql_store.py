@@ -1,0 +1,126 @@
+"""``SqlStore``: the engine's ``Store`` port on SQL, with all disk work on one writer thread.
+
+Never block the loop: each call snapshots its input on the caller's thread (cheap: rows of
+plain values), then awaits the dedicated writer thread, which owns the database. The thread is
+the one writer of this process; writes from other processes (a command while the engine runs)
+queue on SQLite's busy timeout behind ``BEGIN IMMEDIATE`` or on PostgreSQL's row locks.
+
+A commit that was called completes even if the awaiting task is cancelled (the job on the
+writer thread is shielded): the batch is wholly written or, on an error, not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+from ratchet.domain.money import Product
+from ratchet.ports import StateBatch, Store, StoredState
+from ratchet.store import schema
+from ratchet.store.codec import encode_batch
+from ratchet.store.database import Database, Synchronous
+from ratchet.store.errors import StoreError
+from ratchet.store.repository import Repository
+
+T = TypeVar("T")
+
+
+class SqlStore:
+    """The durable :class:`~ratchet.ports.Store` on SQLite, SQLCipher or PostgreSQL.
+
+    Open it with :meth:`open` (which checks, and if allowed migrates, the schema); every
+    method is one transaction on the writer thread; :meth:`close` waits for the writes queued.
+    """
+
+    def __init__(
+        self,
+        repository: Repository,
+        executor: ThreadPoolExecutor,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.repository = repository
+        self._executor = executor
+        self._clock = clock
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        url: str | None = None,
+        *,
+        key: str | None = None,
+        migrate: bool = True,
+        synchronous: Synchronous = "NORMAL",
+        clock: Callable[[], float] = time.time,
+    ) -> SqlStore:
+        """Open the database at ``url`` on a new writer thread and check its schema.
+
+        Raises:
+            StoreConfigError: bad URL, wrong key, ... (see :meth:`Database.open`).
+            SchemaError: a newer or unknown schema, or one behind while ``migrate`` is False.
+        """
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ratchet-store")
+
+        def start() -> Repository:
+            database = Database.open(url, key=key, synchronous=synchronous)
+            try:
+                schema.ensure(database, migrate_if_behind=migrate)
+            except BaseException:
+                database.close()
+                raise
+            return Repository(database, clock=clock, keep_connection=True)
+
+        try:
+            repository = await asyncio.get_running_loop().run_in_executor(executor, start)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(repository, executor, clock=clock)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"SqlStore({self.repository.database!r}, {state})"
+
+    async def _run(self, work: Callable[..., T], *args: object) -> T:
+        """Run ``work`` on the writer thread; once queued it runs even if the caller is
+        cancelled (shielded), so a cancelled commit is still wholly written or wholly not."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        job = self._executor.submit(work, *args)
+        return await asyncio.shield(asyncio.wrap_future(job))
+
+    # -- the Store port -------------------------------------------------------------------------
+    async def commit(self, batch: StateBatch) -> None:
+        """Write ``batch`` in one transaction (snapshotted now, written on the writer thread)."""
+        if batch:
+            await self._run(self.repository.write, encode_batch(batch, self._clock()))
+
+    async def load(self, products: dict[str, Product]) -> StoredState:
+        """What a restart hydrates (see :meth:`Repository.load`)."""
+        return await self._run(self.repository.load, dict(products))
+
+    async def next_position_sequence(self, pair: str) -> int:
+        """The next position number of ``pair``, durable and monotonic across restarts."""
+        return await self._run(self.repository.next_position_sequence, pair)
+
+    def _shut(self) -> None:
+        self.repository.close()
+        self.repository.database.close()
+
+    async def close(self) -> None:
+        """Finish the queued writes, close the database and stop the writer thread."""
+        if self._closed:
+            return
+        await self._run(self._shut)
+        self._closed = True
+        self._executor.shutdown(wait=True)
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_port(store: SqlStore) -> Store:
+        return store  # mypy checks here that SqlStore matches the Store Protocol
