@@ -7,7 +7,9 @@ no market order, one exchange order per client_order_id, balances never negative
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
+from pathlib import Path
 
 from ratchet.cli.run import paper_trade
 from ratchet.domain.order_types import OrderSide, OrderType
@@ -22,11 +24,16 @@ async def test_paper_trading_round_trips_keep_the_trading_rules() -> None:
     series = {pair_of(f): read_candles(f)[:400] for f in files}
 
     # Act
-    runtime = await paper_trade(series, speed=8_000, cash=Decimal(10), show_dashboard=False)
+    runtime = await paper_trade(
+        series, speed=8_000, cash=Decimal(10), show_dashboard=False, state=None
+    )
 
     # Assert
     store = runtime.store
     assert isinstance(store, MemoryStore)
+    assert len(runtime.history.closed) == sum(
+        1 for p in store.positions.values() if p.status is PositionStatus.CLOSED
+    )
     closed = [p for p in store.positions.values() if p.status is PositionStatus.CLOSED]
     assert closed, "no position completed a round trip"
     for position in closed:
@@ -57,3 +64,25 @@ async def test_paper_trading_round_trips_keep_the_trading_rules() -> None:
         assert levels == sorted(levels), "a confirmed stop went down"
     ids = [o.client_order_id for o in orders]
     assert len(ids) == len(set(ids))
+
+
+async def test_paper_trading_commits_every_step_to_the_sqlite_state(tmp_path: Path) -> None:
+    # Arrange
+    files = [f for f in demo_candle_files() if pair_of(f) == "ETH-BTC"]
+    series = {pair_of(f): read_candles(f)[:300] for f in files}
+    state = tmp_path / "paper.db"
+
+    # Act
+    runtime = await paper_trade(
+        series, speed=8_000, cash=Decimal(10), show_dashboard=False, state=state
+    )
+
+    # Assert: what the run finished is what the database holds
+    with sqlite3.connect(state) as db:
+        closed = db.execute("select count(*) from positions where status = 'CLOSED'").fetchone()
+        signals, last_start = db.execute("select count(*), max(start) from signals").fetchone()
+        markets = db.execute("select count(*) from orders where order_type = 'MARKET'").fetchone()
+    assert closed[0] == len(runtime.history.closed)
+    # one signal row per closed candle, none skipped (the replay's last candle may stay open)
+    assert signals == sum(1 for c in series["ETH-BTC"] if c.start <= last_start) >= 290
+    assert markets[0] == 0

@@ -9,9 +9,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ratchet.domain.position import Position, PositionStatus
+from ratchet.domain.position import Position
 from ratchet.engine.runtime import Runtime
-from ratchet.memory_store import MemoryStore
 from ratchet.sim.server import SimServer
 
 ZERO = Decimal(0)
@@ -21,7 +20,7 @@ def _short(value: Decimal | None, places: int = 8) -> str:
     return "" if value is None else f"{value:.{places}f}"
 
 
-def render_dashboard(runtime: Runtime, store: MemoryStore, sim: SimServer) -> Group:
+def render_dashboard(runtime: Runtime, sim: SimServer) -> Group:
     """Positions, stops and P&L per pair, with the replay's progress."""
     when = datetime.fromtimestamp(runtime.now(), UTC).strftime("%Y-%m-%d %H:%M")
     progress = 100 * sim.legs_done / max(1, sim.legs_total)
@@ -43,7 +42,7 @@ def render_dashboard(runtime: Runtime, store: MemoryStore, sim: SimServer) -> Gr
         "realised",
     ):
         table.add_column(column, justify="left" if column in ("pair", "state") else "right")
-    realised = _realised_by_pair(store)
+    realised = _realised_by_pair(runtime.history.closed)
     for pair, trader in sorted(runtime.traders.items()):
         position = trader.position
         last = sim.engine.last_price(pair)
@@ -64,20 +63,18 @@ def render_dashboard(runtime: Runtime, store: MemoryStore, sim: SimServer) -> Gr
     return Group(header, table)
 
 
-def _realised_by_pair(store: MemoryStore) -> dict[str, Decimal]:
+def _realised_by_pair(closed: list[Position]) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = {}
-    for position in store.positions.values():
-        if position.status is PositionStatus.CLOSED:
-            totals[position.pair] = totals.get(position.pair, ZERO) + position.realized_pnl
+    for position in closed:
+        totals[position.pair] = totals.get(position.pair, ZERO) + position.realized_pnl
     return totals
 
 
-def render_summary(runtime: Runtime, store: MemoryStore) -> Table:
+def render_summary(runtime: Runtime) -> Table:
     """Per pair and in total: trades, wins, realised P&L, fees, stop moves, unprotected time."""
     closed: dict[str, list[Position]] = {}
-    for position in store.positions.values():
-        if position.status is PositionStatus.CLOSED:
-            closed.setdefault(position.pair, []).append(position)
+    for position in runtime.history.closed:
+        closed.setdefault(position.pair, []).append(position)
     table = Table(title="paper trading summary", header_style="bold")
     for column in (
         "pair",
@@ -96,7 +93,7 @@ def render_summary(runtime: Runtime, store: MemoryStore) -> Table:
         wins = sum(1 for p in positions if p.realized_pnl > 0)
         pnl = sum((p.realized_pnl for p in positions), ZERO)
         fees = sum((p.entry_fees + p.exit_fees for p in positions), ZERO)
-        moves = sum(1 for s in store.stops if s.position_id.startswith(pair) and s.confirmed)
+        moves = runtime.history.stop_moves.get(pair, 0)
         worst = max(trader.stops.unprotected, default=0.0)
         rate = f"{100 * wins / len(positions):.0f}%" if positions else "-"
         table.add_row(

@@ -30,7 +30,9 @@ from ratchet.engine.pair_trader import PairTrader, TraderSettings
 from ratchet.engine.runtime import Runtime
 from ratchet.marketdata.csvfile import CandleFileError
 from ratchet.memory_store import MemoryStore
+from ratchet.ports import Store
 from ratchet.sim.server import SimServer, SimSettings
+from ratchet.store.sql_store import SqlStore
 
 EXIT_BAD_INPUT = 2
 
@@ -46,6 +48,9 @@ def run_command(
     capital: Annotated[
         str, typer.Option("--capital", help="Quote currency the paper account starts with.")
     ] = "10",
+    state: Annotated[
+        Path, typer.Option("--state", help="Database of the paper run (replaced at start).")
+    ] = Path("state/paper.db"),
     dashboard: Annotated[
         bool | None,
         typer.Option("--dashboard/--no-dashboard", help="Live table (default: on a terminal)."),
@@ -67,7 +72,7 @@ def run_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     show = sys.stdout.isatty() if dashboard is None else dashboard
-    asyncio.run(paper_trade(series, speed=speed, cash=cash, show_dashboard=show))
+    asyncio.run(paper_trade(series, speed=speed, cash=cash, show_dashboard=show, state=state))
 
 
 async def paper_trade(
@@ -76,16 +81,21 @@ async def paper_trade(
     speed: float,
     cash: Decimal,
     show_dashboard: bool,
+    state: Path | None = None,
 ) -> Runtime:
-    """Start the simulator and the engine; trade until the data ends or Ctrl-C."""
+    """Start the simulator and the engine; trade until the data ends or Ctrl-C.
+
+    Every decision is committed to ``state`` (a fresh SQLite database: the simulated exchange
+    starts afresh too) before its orders are sent; without ``state`` the store is in memory.
+    """
     quotes = {pair.partition("-")[2] for pair in series}
     balances = dict.fromkeys(quotes, cash)
     sim = SimServer(series, SimSettings(speed=speed, balances=balances, heartbeat_interval=0.5))
-    endpoints = await sim.start()
+    endpoints = await sim.start(pace=False)
     exchange = CoinbaseExchange(RestTransport(endpoints.rest, sim.credentials))
     products = {p.product_id: p for p in await exchange.products(list(series))}
     feed = CoinbaseFeed(endpoints.ws, endpoints.ws_user, list(products), exchange, sim.credentials)
-    store = MemoryStore()
+    store = await _paper_store(state)
     traders = {pair: PairTrader(product, TraderSettings()) for pair, product in products.items()}
     quote = sorted(quotes)[0]
     gate = RiskGate(PortfolioConfig(total_capital=cash, max_position_size_pct=Decimal(10)))
@@ -96,34 +106,57 @@ async def paper_trade(
         loop.add_signal_handler(sig, stop.set)
     await feed.start()
     engine = asyncio.create_task(runtime.run(stop))
+    await _subscribed(sim)
+    sim.begin_pacing()
     console = Console()
     console.print(
         f"paper trading {len(traders)} pairs on the simulator at {endpoints.rest} "
         f"(speed ×{speed:g}); Ctrl-C stops"
     )
     try:
-        await _watch(sim, runtime, store, stop, console, show_dashboard)
+        await _watch(sim, runtime, stop, console, show_dashboard)
     finally:
         stop.set()
         await engine
         await feed.close()
         await exchange.close()
         await sim.stop()
-    console.print(render_summary(runtime, store))
+        await store.close()
+    console.print(render_summary(runtime))
+    if state is not None:
+        console.print(f"every order, fill, stop move and signal of this run is in {state}")
     return runtime
+
+
+async def _subscribed(sim: SimServer, timeout: float = 10.0) -> None:
+    """Wait until the feed has subscribed to candles and to the user channel (a while at most),
+    so that no price move of the replay goes unseen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if sim.hub.subscribers("candles") and sim.hub.subscribers("user"):
+            return
+        await asyncio.sleep(0.02)
+
+
+async def _paper_store(state: Path | None) -> Store:
+    if state is None:
+        return MemoryStore()
+    for suffix in ("", "-wal", "-shm"):
+        state.with_name(state.name + suffix).unlink(missing_ok=True)
+    return await SqlStore.open(f"sqlite:///{state}")
 
 
 async def _watch(
     sim: SimServer,
     runtime: Runtime,
-    store: MemoryStore,
     stop: asyncio.Event,
     console: Console,
     show: bool,
 ) -> None:
     finished = asyncio.create_task(sim.finished.wait())
     live = (
-        Live(render_dashboard(runtime, store, sim), console=console, refresh_per_second=4)
+        Live(render_dashboard(runtime, sim), console=console, refresh_per_second=4)
         if show
         else None
     )
@@ -132,12 +165,12 @@ async def _watch(
         while not stop.is_set():
             await asyncio.sleep(0.25)
             if live is not None:
-                live.update(render_dashboard(runtime, store, sim))
+                live.update(render_dashboard(runtime, sim))
             else:
                 progress = int(100 * sim.legs_done / max(1, sim.legs_total))
                 if progress // 10 != last_report:
                     last_report = progress // 10
-                    closed = sum(1 for p in store.positions.values() if p.status.name == "CLOSED")
+                    closed = len(runtime.history.closed)
                     console.print(
                         f"{progress:3d}% replayed, {closed} positions closed, "
                         f"{runtime.stats.events} events"

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ratchet.domain.ids import ClientOrderId
 from ratchet.domain.money import ZERO
 from ratchet.domain.orders import OperatorAction
+from ratchet.domain.position import Position, PositionStatus
 from ratchet.domain.risk import Exposure, RiskGate
 from ratchet.engine import messages as m
 from ratchet.engine.candle_closer import CandleCloser
@@ -34,6 +36,7 @@ from ratchet.ports import (
     MarketData,
     OrderUpdateEvent,
     Resynced,
+    StateBatch,
     Store,
     TickerEvent,
 )
@@ -49,6 +52,24 @@ class RuntimeStats:
     commits: int = 0
     commands: int = 0
     ignored: int = 0
+
+
+@dataclass(slots=True)
+class RunHistory:
+    """What this run finished: closed positions and confirmed stop moves per pair."""
+
+    closed: list[Position] = field(default_factory=list)
+    stop_moves: dict[str, int] = field(default_factory=dict)
+
+    def take(self, batch: StateBatch) -> None:
+        """Note what a committed batch finished."""
+        for position in batch.positions:
+            if position.status is PositionStatus.CLOSED:
+                self.closed.append(copy.copy(position))
+        for change in batch.stops:
+            if change.confirmed is not None:
+                pair = change.position_id.partition("#")[0]
+                self.stop_moves[pair] = self.stop_moves.get(pair, 0) + 1
 
 
 class Runtime:
@@ -73,6 +94,7 @@ class Runtime:
         self.gate = gate
         self.quote_currency = quote_currency
         self.stats = RuntimeStats()
+        self.history = RunHistory()
         self.market_time = 0.0
         self.reserved: dict[str, Decimal] = {}
         self._queues: dict[str, asyncio.Queue[m.EngineEvent]] = {
@@ -142,6 +164,7 @@ class Runtime:
         if decision.batch:
             await self.store.commit(decision.batch)
             self.stats.commits += 1
+            self.history.take(decision.batch)
         self._settle_reservation(trader)
         for command in decision.commands:
             self.stats.commands += 1

@@ -168,8 +168,12 @@ class SimServer:
         )
         return app
 
-    async def start(self) -> Endpoints:
-        """Listen on the configured host/port (0: any free port); start pacing and heartbeats."""
+    async def start(self, *, pace: bool = True) -> Endpoints:
+        """Listen on the configured host/port (0: any free port); start heartbeats and pacing.
+
+        With ``pace=False`` the replay waits for :meth:`begin_pacing` (so a client can connect
+        and subscribe before the first price moves).
+        """
         settings = self.settings
         context = None
         if settings.tls:
@@ -192,8 +196,8 @@ class SimServer:
         if settings.keys_out is not None:
             self._write_keys(settings.keys_out)
         self._tasks.append(asyncio.create_task(self._heartbeats()))
-        if settings.speed > 0:
-            self._tasks.append(asyncio.create_task(self._pace()))
+        if pace:
+            self.begin_pacing()
         return self.endpoints
 
     def _write_keys(self, folder: Path) -> None:
@@ -206,6 +210,11 @@ class SimServer:
         (folder / "endpoints.json").write_text(
             json.dumps(self.endpoints.as_json(), indent=1) + "\n"
         )
+
+    def begin_pacing(self) -> None:
+        """Start replaying at ``speed`` × real time (nothing happens when speed is 0)."""
+        if self.settings.speed > 0 and not any(t.get_name() == "pace" for t in self._tasks):
+            self._tasks.append(asyncio.create_task(self._pace(), name="pace"))
 
     async def stop(self) -> None:
         """Stop pacing, close every connection and the listener."""

@@ -78,6 +78,10 @@ class WsHub:
         """How many clients are connected."""
         return len(self._connections)
 
+    def subscribers(self, channel: str) -> int:
+        """How many connected clients subscribed to ``channel``."""
+        return sum(1 for conn in self._connections if channel in conn.subscriptions)
+
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """The aiohttp handler of ``/ws`` (market data) and ``/ws/user``."""
         ws = web.WebSocketResponse(heartbeat=None, max_msg_size=1 << 20)
