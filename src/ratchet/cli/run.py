@@ -22,6 +22,7 @@ from rich.live import Live
 from ratchet.cli.dashboard import render_dashboard, render_summary
 from ratchet.cli.sim import load_candle_source
 from ratchet.coinbase.client import CoinbaseExchange
+from ratchet.coinbase.limits import PRIVATE_RATE, RateLimiter
 from ratchet.coinbase.rest import RestTransport
 from ratchet.coinbase.ws import CoinbaseFeed
 from ratchet.domain.candles import Candle
@@ -92,7 +93,11 @@ async def paper_trade(
     balances = dict.fromkeys(quotes, cash)
     sim = SimServer(series, SimSettings(speed=speed, balances=balances, heartbeat_interval=0.5))
     endpoints = await sim.start(pace=False)
-    exchange = CoinbaseExchange(RestTransport(endpoints.rest, sim.credentials))
+    # the replay runs at ``speed`` × real time, so the request budget scales with it (the
+    # simulator has no rate limit; live trading keeps the adapter's real limits)
+    paper_limit = RateLimiter(PRIVATE_RATE * max(1.0, speed / 60))
+    transport = RestTransport(endpoints.rest, sim.credentials, private_limiter=paper_limit)
+    exchange = CoinbaseExchange(transport)
     products = {p.product_id: p for p in await exchange.products(list(series))}
     feed = CoinbaseFeed(endpoints.ws, endpoints.ws_user, list(products), exchange, sim.credentials)
     store = await _paper_store(state)
@@ -108,7 +113,7 @@ async def paper_trade(
     engine = asyncio.create_task(runtime.run(stop))
     await _subscribed(sim)
     sim.begin_pacing()
-    console = Console()
+    console = Console(width=max(Console().width, 120))
     console.print(
         f"paper trading {len(traders)} pairs on the simulator at {endpoints.rest} "
         f"(speed ×{speed:g}); Ctrl-C stops"
