@@ -109,11 +109,14 @@ async def paper_trade(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    console = Console(width=max(Console().width, 120))
+    restart = await runtime.restore()
+    for line in restart.lines():
+        console.print(f"restart: {line}")
     await feed.start()
     engine = asyncio.create_task(runtime.run(stop))
     await _subscribed(sim)
     sim.begin_pacing()
-    console = Console(width=max(Console().width, 120))
     console.print(
         f"paper trading {len(traders)} pairs on the simulator at {endpoints.rest} "
         f"(speed ×{speed:g}); Ctrl-C stops"

@@ -135,6 +135,33 @@ class PairTrader:
         """A tracked order by client_order_id."""
         return next((o for o in self.orders() if o.client_order_id == client_order_id), None)
 
+    # -- restart ------------------------------------------------------------------------------
+    def restore_sequence(self, sequence: int) -> None:
+        """The last position number used for this pair (new ones continue after it)."""
+        self._sequence = max(self._sequence, sequence)
+
+    def restore(self, position: Position, orders: list[Order]) -> None:
+        """Take back a stored position and its orders (oldest first) after a restart."""
+        self.position = position
+        self.restore_sequence(int(position.position_id.partition("#")[2]))
+        self._order_seq = {}
+        stops: list[Order] = []
+        for order in orders:
+            parsed = ClientOrderId.parse(order.client_order_id, self.settings.id_prefix)
+            if parsed is None:
+                continue
+            seq = self._order_seq.get(parsed.role, 0)
+            self._order_seq[parsed.role] = max(seq, parsed.sequence)
+            if parsed.role is OrderRole.ENTRY:
+                self.entry = order
+            elif order.operator_action is not None:
+                self.forced = ForcedExit(order.operator_action)
+                self.forced.order = order
+                self.stops.frozen = True
+            else:
+                stops.append(order)
+        self.stops.restore(position, stops)
+
     # -- the one entry point ---------------------------------------------------------------
     def handle(self, event: m.EngineEvent, now: float) -> m.Decision:
         """Take one event; return the commands and the state to commit before them."""

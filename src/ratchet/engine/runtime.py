@@ -29,6 +29,7 @@ from ratchet.domain.risk import Exposure, RiskGate
 from ratchet.engine import messages as m
 from ratchet.engine.candle_closer import CandleCloser
 from ratchet.engine.pair_trader import PairTrader
+from ratchet.engine.reconcile import ReconcileReport, reconcile
 from ratchet.engine.runtime_exec import CommandExecutor
 from ratchet.ports import (
     CandleEvent,
@@ -115,6 +116,21 @@ class Runtime:
         return self.market_time or time.time()
 
     # -- running ---------------------------------------------------------------------------
+    async def restore(self) -> ReconcileReport:
+        """Hydrate the traders from the store and reconcile with the exchange (before run)."""
+        products = {pair: trader.product for pair, trader in self.traders.items()}
+        state = await self.store.load(products)
+        prefix = next(iter(self._prefixes))
+        report = await reconcile(self.exchange, self.traders, state, prefix=prefix, now=self.now())
+        if report.batch:
+            await self.store.commit(report.batch)
+        for pair, events in report.events.items():
+            for event in events:
+                self.post(pair, event)
+        for line in report.lines():
+            log.warning("reconcile", extra={"line": line})
+        return report
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; then let the queues drain and return."""
         for pair in self.traders:

@@ -53,6 +53,22 @@ class StopKeeper:
         self._cancel_ours: set[str] = set()
         self.frozen = False  # an operator exit is under way: place and move nothing
 
+    def restore(self, position: Position, orders: list[Order]) -> None:
+        """Take back the stop orders of a stored position (oldest first) after a restart."""
+        self.desired = position.stop
+        working = [order for order in orders if not order.is_done]
+        if working:
+            self.order = working[-1]
+            if len(working) > 1:
+                self.retiring = working[-2]
+        current = self.order
+        if (
+            current is not None
+            and current.order_type is OrderType.STOP_LIMIT
+            and current.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+        ):
+            self.confirmed = current.stop_price
+
     def orders(self) -> list[Order]:
         """The stop order and the one being replaced, when there are."""
         return [order for order in (self.order, self.retiring) if order is not None]

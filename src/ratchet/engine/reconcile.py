@@ -1,0 +1,127 @@
+"""Restart: hydrate the traders from the store, then compare with the exchange and repair.
+
+* A stored order the exchange reports filled/cancelled while we were down: its report and
+  fills are applied (each fill counted once by trade id).
+* An intent written but never confirmed (INITIALIZED/UNKNOWN): looked up by client_order_id —
+  adopted if it reached the exchange, otherwise an entry intent is withdrawn and a stop or exit
+  intent is sent again with the same id.
+* An exchange order with our prefix that the store does not know: cancelled and audited (its
+  intent was never recorded, so nothing in the store can own it).
+* An open position without a live stop: a stop is placed, never below the recorded level.
+
+The result is a :class:`ReconcileReport` (printed and audited) and the events each trader must
+take, which the runtime feeds in before the live feed starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ratchet.domain.ids import ClientOrderId, OrderRole
+from ratchet.domain.order_types import OrderStatus
+from ratchet.domain.orders import Order
+from ratchet.engine import messages as m
+from ratchet.engine.pair_trader import PairTrader
+from ratchet.ports import AuditEntry, Exchange, OrderRecord, StateBatch, StoredState
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    """What the restart found and what it did, line by line."""
+
+    found: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+    events: dict[str, list[m.EngineEvent]] = field(default_factory=dict)
+    batch: StateBatch = field(default_factory=StateBatch)
+
+    def lines(self) -> list[str]:
+        """The report as text."""
+        return [f"found: {line}" for line in self.found] + [f"did: {line}" for line in self.done]
+
+
+def hydrate(traders: Mapping[str, PairTrader], state: StoredState) -> list[str]:
+    """Give each trader its open position and that position's orders back."""
+    notes = []
+    by_position: dict[str, list[OrderRecord]] = {}
+    for record in state.orders:
+        by_position.setdefault(record.position_id, []).append(record)
+    for pair, sequence in state.position_sequences.items():
+        if pair in traders:
+            traders[pair].restore_sequence(sequence)
+    for position in state.positions:
+        trader = traders.get(position.pair)
+        if trader is None:
+            notes.append(f"{position.position_id}: no trader for {position.pair} (not configured)")
+            continue
+        records = sorted(by_position.get(position.position_id, []), key=lambda r: r.created_at)
+        trader.restore(position, [r.order for r in records])
+        notes.append(f"{position.position_id}: {position.status.name}, {len(records)} orders")
+    return notes
+
+
+async def reconcile(
+    exchange: Exchange,
+    traders: Mapping[str, PairTrader],
+    state: StoredState,
+    *,
+    prefix: str,
+    now: float,
+) -> ReconcileReport:
+    """Hydrate, then compare every order with the exchange's truth (see the module docstring)."""
+    report = ReconcileReport()
+    report.found.extend(hydrate(traders, state))
+    known = {record.order.client_order_id for record in state.orders}
+    for pair, trader in traders.items():
+        events = report.events.setdefault(pair, [])
+        for order in trader.orders():
+            if order.is_done:
+                continue
+            events.extend(await _truth_of(exchange, order, report))
+        position = trader.position
+        if position is not None and not position.status.is_final:
+            events.append(m.TimerFired(now))  # lets the stop keeper place a missing stop
+    for found in await exchange.list_orders(product_ids=list(traders), open_only=True):
+        cid = found.client_order_id
+        if ClientOrderId.parse(cid, prefix) is None or cid in known:
+            continue
+        report.found.append(f"{cid}: open on the exchange, unknown to the store")
+        results = await exchange.cancel_orders([found.exchange_order_id])
+        outcome = "cancelled" if results and results[0].success else "cancel failed"
+        report.done.append(f"{cid}: {outcome} (its intent was never recorded)")
+        report.batch.audit.append(
+            AuditEntry(now, "reconcile", "cancel orphan", found.product_id, f"{cid}: {outcome}")
+        )
+    for line in report.lines():
+        report.batch.audit.append(AuditEntry(now, "reconcile", "restart", "", line))
+    return report
+
+
+async def _truth_of(
+    exchange: Exchange, order: Order, report: ReconcileReport
+) -> list[m.EngineEvent]:
+    cid = order.client_order_id
+    if order.exchange_order_id is None:
+        found = await exchange.find_order(cid, product_id=order.product_id)
+        if found is None:
+            parsed = ClientOrderId.parse(cid, cid.split("-", 1)[0])
+            if parsed is not None and parsed.role is OrderRole.ENTRY:
+                report.found.append(f"{cid}: entry intent never reached the exchange")
+                report.done.append(f"{cid}: withdrawn (the signal is stale after a restart)")
+                return [m.OrderRefusedByExchange(cid, "intent never sent before the restart")]
+            report.found.append(f"{cid}: intent never reached the exchange")
+            report.done.append(f"{cid}: looked up again and sent with the same id if absent")
+            if order.status is OrderStatus.INITIALIZED:
+                return [m.OrderSendFailed(cid, "not confirmed before the restart")]
+            return [m.OrderNotOnExchange(cid)]
+        report.found.append(f"{cid}: on the exchange as {found.status.name} (adopted)")
+        return [m.OrderUpdated(found)]
+    fills = await exchange.list_fills(exchange_order_ids=[order.exchange_order_id])
+    current = await exchange.get_order(order.exchange_order_id)
+    if current.status is not order.status or fills:
+        report.found.append(f"{cid}: {order.status.name} here, {current.status.name} there")
+    events: list[m.EngineEvent] = []
+    if fills:
+        events.append(m.FillsReported(tuple(fills)))
+    events.append(m.OrderUpdated(current))
+    return events

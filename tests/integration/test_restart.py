@@ -1,0 +1,239 @@
+"""Restart reconciliation against the simulator over sockets, with a real SQLite store.
+
+An engine trades until a position is open with its stop resting, then "crashes" (it is simply
+dropped). While it is down the market moves on and a stray order with our prefix appears. A new
+engine hydrates from the store and reconciles; then nothing is orphaned or duplicated and the
+open position has a stop, never lower than before.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+from pathlib import Path
+
+from ratchet.coinbase.client import CoinbaseExchange
+from ratchet.coinbase.limits import RateLimiter
+from ratchet.coinbase.rest import RestTransport
+from ratchet.domain.candles import CANDLE_SECONDS
+from ratchet.domain.order_types import OrderSide, OrderStatus, OrderType
+from ratchet.domain.orders import Cancelled, Order
+from ratchet.domain.position import PositionStatus
+from ratchet.domain.signals import SignalRules
+from ratchet.engine import messages as m
+from ratchet.engine.pair_trader import PairTrader, TraderSettings
+from ratchet.engine.reconcile import reconcile
+from ratchet.marketdata.csvfile import demo_candle_files, pair_of, read_candles
+from ratchet.ports import OrderRecord, OrderRefused, StateBatch
+from ratchet.sim.server import SimServer, SimSettings
+from ratchet.store.sql_store import SqlStore
+
+PAIR = "ETH-BTC"
+SETTINGS = TraderSettings(
+    rules=SignalRules(rsi_below=99.0, min_confirmations=1), min_stop_interval=0.0
+)
+
+
+async def drive(
+    trader: PairTrader,
+    exchange: CoinbaseExchange,
+    store: SqlStore,
+    events: list[m.EngineEvent],
+    now: float,
+) -> None:
+    """Handle events and carry out commands one by one (a synchronous runtime)."""
+    queue = deque(events)
+    while queue:
+        decision = trader.handle(queue.popleft(), now)
+        if decision.batch:
+            await store.commit(decision.batch)
+        for command in decision.commands:
+            queue.extend(await carry_out(command, exchange))
+
+
+async def carry_out(command: m.EngineCommand, exchange: CoinbaseExchange) -> list[m.EngineEvent]:
+    if isinstance(command, m.RequestEntry):
+        return [m.EntryApproved(Decimal(1))]
+    if isinstance(command, m.PlaceOrder):
+        try:
+            report = await exchange.place_order(command.order)
+        except OrderRefused as exc:
+            return [m.OrderRefusedByExchange(command.order.client_order_id, exc.reason)]
+        return [m.OrderPlaced(command.order.client_order_id, report.exchange_order_id)]
+    if isinstance(command, m.CancelOrder):
+        assert command.order.exchange_order_id is not None
+        [result] = await exchange.cancel_orders([command.order.exchange_order_id])
+        return [m.CancelAnswered(command.order.client_order_id, result.success, result.reason)]
+    if isinstance(command, m.LookUpOrder):
+        found = await exchange.find_order(command.order.client_order_id)
+        return (
+            [m.OrderNotOnExchange(command.order.client_order_id)]
+            if found is None
+            else [m.OrderUpdated(found)]
+        )
+    assert isinstance(command, m.FetchFills) and command.order.exchange_order_id
+    fills = await exchange.list_fills(exchange_order_ids=[command.order.exchange_order_id])
+    report = await exchange.get_order(command.order.exchange_order_id)
+    return (
+        [m.FillsReported(tuple(fills)), m.OrderUpdated(report)]
+        if fills
+        else [m.OrderUpdated(report)]
+    )
+
+
+async def step_market(
+    sim: SimServer, trader: PairTrader, exchange: CoinbaseExchange, store: SqlStore, candles: int
+) -> None:
+    """Replay candles leg by leg, telling the trader about prices, fills and closes."""
+    for _ in range(candles):
+        for _leg in range(4):
+            if not sim.step(1):
+                return
+            price = sim.engine.last_price(PAIR)
+            assert price is not None
+            events: list[m.EngineEvent] = [m.PriceTick(price, sim.sim_now)]
+            for order in trader.orders():
+                if order.exchange_order_id and not order.is_done:
+                    events.append(m.OrderUpdated(await exchange.get_order(order.exchange_order_id)))
+            await drive(trader, exchange, store, events, sim.sim_now)
+        start = int(sim.sim_now) // CANDLE_SECONDS * CANDLE_SECONDS
+        candle = next(c for c in sim.candles[PAIR] if c.start == start)
+        await drive(trader, exchange, store, [m.CandleClosed(candle)], start + CANDLE_SECONDS)
+
+
+async def test_restart_adopts_repairs_and_cancels_orphans(tmp_path: Path) -> None:
+    # Arrange: the simulator, a store, and an engine that trades until its stop rests
+    files = [f for f in demo_candle_files() if pair_of(f) == PAIR]
+    sim = SimServer({PAIR: read_candles(files[0])[:300]}, SimSettings(speed=0))
+    endpoints = await sim.start()
+    fast = RateLimiter(10_000)
+    exchange = CoinbaseExchange(
+        RestTransport(endpoints.rest, sim.credentials, private_limiter=fast)
+    )
+    [product] = await exchange.products([PAIR])
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = await SqlStore.open(url)
+    first = PairTrader(product, SETTINGS)
+    for _ in range(200):
+        await step_market(sim, first, exchange, store, 1)
+        if (
+            first.position
+            and first.position.status is PositionStatus.OPEN
+            and first.stops.confirmed
+        ):
+            break
+    assert first.position is not None and first.stops.confirmed is not None
+    recorded_stop = first.stops.confirmed
+    position_id = first.position.position_id
+    await store.close()  # the engine "crashes": nothing of it is used again
+
+    # ... while it is down: a stray order with our prefix appears, and the market moves on
+    stray = Order(
+        "rt-ETH-BTC-999999-entry-1",
+        PAIR,
+        OrderSide.BUY,
+        OrderType.LIMIT,
+        Decimal("0.01"),
+        limit_price=product.buy_limit_price(Decimal("0.05")),
+    )
+    await exchange.place_order(stray)
+    sim.step(6)
+
+    # Act: a new engine hydrates from the store and reconciles with the exchange
+    store = await SqlStore.open(url)
+    second = PairTrader(product, SETTINGS)
+    state = await store.load({PAIR: product})
+    report = await reconcile(exchange, {PAIR: second}, state, prefix="rt", now=sim.sim_now)
+    await store.commit(report.batch)
+    await drive(second, exchange, store, report.events.get(PAIR, []), sim.sim_now)
+
+    # Assert: the stray order was cancelled and audited
+    assert any("unknown to the store" in line for line in report.found)
+    stray_now = sim.engine.order_by_client_id(stray.client_order_id)
+    assert stray_now is not None and stray_now.status == "CANCELLED"
+    # every open order of ours on the exchange is one the new engine tracks
+    tracked = {o.client_order_id for o in second.orders()}
+    for order in sim.engine.orders(statuses=["OPEN"]):
+        assert order.client_order_id in tracked
+    # one exchange order per client_order_id, ever
+    ids = [o.client_order_id for o in sim.engine.orders()]
+    assert len(ids) == len(set(ids))
+    # the position is back, protected, and its stop did not go down
+    position = second.position
+    if position is not None and position.status is PositionStatus.OPEN:
+        assert position.position_id == position_id
+        assert second.stops.order is not None and not second.stops.order.is_done
+        resting = second.stops.order.stop_price
+        assert resting is not None and resting >= recorded_stop
+    else:  # it was stopped out while the engine was down: the fills were counted once
+        closed = await store.load({PAIR: product})
+        assert position_id not in {p.position_id for p in closed.positions}
+    await store.close()
+    await exchange.close()
+    await sim.stop()
+
+
+async def test_restart_resends_a_stop_intent_that_never_reached_the_exchange(
+    tmp_path: Path,
+) -> None:
+    # Arrange: an open position whose new stop was written (INITIALIZED) but never sent
+    files = [f for f in demo_candle_files() if pair_of(f) == PAIR]
+    sim = SimServer({PAIR: read_candles(files[0])[:300]}, SimSettings(speed=0))
+    endpoints = await sim.start()
+    exchange = CoinbaseExchange(
+        RestTransport(endpoints.rest, sim.credentials, private_limiter=RateLimiter(10_000))
+    )
+    [product] = await exchange.products([PAIR])
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = await SqlStore.open(url)
+    first = PairTrader(product, SETTINGS)
+    for _ in range(200):
+        await step_market(sim, first, exchange, store, 1)
+        if (
+            first.position
+            and first.position.status is PositionStatus.OPEN
+            and first.stops.confirmed
+        ):
+            break
+    stop = first.stops.order
+    assert stop is not None and stop.exchange_order_id is not None
+    # the "crash" happens between cancelling the old stop and sending the new one
+    await exchange.cancel_orders([stop.exchange_order_id])
+    assert first.position is not None
+    intent = Order(
+        f"rt-{PAIR}-{first.position.position_id.partition('#')[2]}-stop-9",
+        PAIR,
+        OrderSide.SELL,
+        OrderType.STOP_LIMIT,
+        stop.size,
+        limit_price=stop.limit_price,
+        stop_price=stop.stop_price,
+    )
+    stop.apply(Cancelled("replaced"))
+    await store.commit(
+        StateBatch(
+            orders=[
+                OrderRecord(stop, first.position.position_id, sim.sim_now, sim.sim_now),
+                OrderRecord(intent, first.position.position_id, sim.sim_now, sim.sim_now),
+            ]
+        )
+    )
+    await store.close()
+
+    # Act
+    store = await SqlStore.open(url)
+    second = PairTrader(product, SETTINGS)
+    state = await store.load({PAIR: product})
+    report = await reconcile(exchange, {PAIR: second}, state, prefix="rt", now=sim.sim_now)
+    await drive(second, exchange, store, report.events.get(PAIR, []), sim.sim_now)
+
+    # Assert: the intent went out with its own id, exactly once, and protects the position
+    sent = sim.engine.order_by_client_id(intent.client_order_id)
+    assert sent is not None and sent.status == "OPEN"
+    assert sum(1 for o in sim.engine.orders() if o.client_order_id == intent.client_order_id) == 1
+    assert second.stops.order is not None
+    assert second.stops.order.client_order_id == intent.client_order_id
+    assert second.stops.order.status is OrderStatus.OPEN
+    await store.close()
+    await exchange.close()
+    await sim.stop()
