@@ -42,6 +42,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/indicators.py
 	$(BIN)/python bench/exchange_loopback.py
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/reconcile.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -37,6 +37,17 @@ MAX_CANCEL_BATCH = 100
 CANDLES_PER_PAGE = 300  # the API refuses 350 and more
 
 
+FILTER_CHUNK = 40  # ids per request: the query string must stay well under 8 KB
+
+
+def _chunks(ids: Sequence[str] | None) -> list[list[str]]:
+    """Filter values in groups small enough for one URL ([[]] means: no filter)."""
+    values = list(dict.fromkeys(ids or ()))
+    if not values:
+        return [[]]
+    return [values[i : i + FILTER_CHUNK] for i in range(0, len(values), FILTER_CHUNK)]
+
+
 class OrderStateUnknown(ExchangeUnavailable):
     """An order create timed out and a look-up did not find it (yet): do not resend blindly."""
 
@@ -216,14 +227,16 @@ class CoinbaseExchange:
         self, *, product_ids: Sequence[str] | None = None, open_only: bool = False
     ) -> list[OrderReport]:
         """Orders (every page), optionally only open ones."""
-        params: dict[str, Any] = {"limit": 250}
-        if product_ids:
-            params["product_ids"] = list(product_ids)
-        if open_only:
-            params["order_status"] = ["OPEN"]
         reports: list[OrderReport] = []
-        async for page in self._pages("/orders/historical/batch", params, wire.ListOrdersReply):
-            reports.extend(self._report(item) for item in page.orders)
+        for products in _chunks(product_ids):
+            params: dict[str, Any] = {"limit": 250}
+            if products:
+                params["product_ids"] = products
+            if open_only:
+                params["order_status"] = ["OPEN"]
+            path = "/orders/historical/batch"
+            async for page in self._pages(path, params, wire.ListOrdersReply):
+                reports.extend(self._report(item) for item in page.orders)
         return reports
 
     async def list_fills(
@@ -233,14 +246,17 @@ class CoinbaseExchange:
         product_ids: Sequence[str] | None = None,
     ) -> list[FillReport]:
         """Fills (every page), optionally of some orders or products."""
-        params: dict[str, Any] = {"limit": 250}
-        if exchange_order_ids:
-            params["order_ids"] = list(exchange_order_ids)
-        if product_ids:
-            params["product_ids"] = list(product_ids)
         fills: list[FillReport] = []
-        async for page in self._pages("/orders/historical/fills", params, wire.ListFillsReply):
-            fills.extend(item.to_report() for item in page.fills)
+        for orders in _chunks(exchange_order_ids):
+            for products in _chunks(product_ids):
+                params: dict[str, Any] = {"limit": 250}
+                if orders:
+                    params["order_ids"] = orders
+                if products:
+                    params["product_ids"] = products
+                path = "/orders/historical/fills"
+                async for page in self._pages(path, params, wire.ListFillsReply):
+                    fills.extend(item.to_report() for item in page.fills)
         return fills
 
     async def _pages(self, path: str, params: dict[str, Any], model: type[M]) -> Any:

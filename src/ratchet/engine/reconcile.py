@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from ratchet.domain.ids import ClientOrderId, OrderRole
 from ratchet.domain.order_types import OrderStatus
 from ratchet.domain.orders import Order
+from ratchet.domain.reports import FillReport, OrderReport
 from ratchet.engine import messages as m
 from ratchet.engine.pair_trader import PairTrader
 from ratchet.ports import AuditEntry, Exchange, OrderRecord, StateBatch, StoredState
@@ -72,33 +73,55 @@ async def reconcile(
     report = ReconcileReport()
     report.found.extend(hydrate(traders, state))
     known = {record.order.client_order_id for record in state.orders}
+    products = list(traders)
+    open_now = {
+        r.exchange_order_id: r
+        for r in await exchange.list_orders(product_ids=products, open_only=True)
+    }
+    fills_by_order: dict[str, list[FillReport]] = {}
+    tracked = [o for t in traders.values() for o in t.orders() if not o.is_done]
+    if any(o.exchange_order_id for o in tracked):
+        for fill in await exchange.list_fills(product_ids=products):
+            fills_by_order.setdefault(fill.exchange_order_id, []).append(fill)
     for pair, trader in traders.items():
         events = report.events.setdefault(pair, [])
         for order in trader.orders():
-            if order.is_done:
-                continue
-            events.extend(await _truth_of(exchange, order, report))
+            if not order.is_done:
+                events.extend(await _truth_of(exchange, order, open_now, fills_by_order, report))
         position = trader.position
         if position is not None and not position.status.is_final:
             events.append(m.TimerFired(now))  # lets the stop keeper place a missing stop
-    for found in await exchange.list_orders(product_ids=list(traders), open_only=True):
-        cid = found.client_order_id
-        if ClientOrderId.parse(cid, prefix) is None or cid in known:
-            continue
-        report.found.append(f"{cid}: open on the exchange, unknown to the store")
-        results = await exchange.cancel_orders([found.exchange_order_id])
-        outcome = "cancelled" if results and results[0].success else "cancel failed"
-        report.done.append(f"{cid}: {outcome} (its intent was never recorded)")
-        report.batch.audit.append(
-            AuditEntry(now, "reconcile", "cancel orphan", found.product_id, f"{cid}: {outcome}")
-        )
+    orphans = [
+        found
+        for found in open_now.values()
+        if ClientOrderId.parse(found.client_order_id, prefix) is not None
+        and found.client_order_id not in known
+    ]
+    if orphans:
+        results = {
+            r.exchange_order_id: r
+            for r in await exchange.cancel_orders([o.exchange_order_id for o in orphans])
+        }
+        for found in orphans:
+            cid = found.client_order_id
+            result = results.get(found.exchange_order_id)
+            outcome = "cancelled" if result is not None and result.success else "cancel failed"
+            report.found.append(f"{cid}: open on the exchange, unknown to the store")
+            report.done.append(f"{cid}: {outcome} (its intent was never recorded)")
+            report.batch.audit.append(
+                AuditEntry(now, "reconcile", "cancel orphan", found.product_id, f"{cid}: {outcome}")
+            )
     for line in report.lines():
         report.batch.audit.append(AuditEntry(now, "reconcile", "restart", "", line))
     return report
 
 
 async def _truth_of(
-    exchange: Exchange, order: Order, report: ReconcileReport
+    exchange: Exchange,
+    order: Order,
+    open_now: dict[str, OrderReport],
+    fills_by_order: dict[str, list[FillReport]],
+    report: ReconcileReport,
 ) -> list[m.EngineEvent]:
     cid = order.client_order_id
     if order.exchange_order_id is None:
@@ -116,9 +139,12 @@ async def _truth_of(
             return [m.OrderNotOnExchange(cid)]
         report.found.append(f"{cid}: on the exchange as {found.status.name} (adopted)")
         return [m.OrderUpdated(found)]
-    fills = await exchange.list_fills(exchange_order_ids=[order.exchange_order_id])
-    current = await exchange.get_order(order.exchange_order_id)
-    if current.status is not order.status or fills:
+    xid = order.exchange_order_id
+    current = open_now.get(xid)
+    if current is None:  # no longer open: it finished while we were down
+        current = await exchange.get_order(xid)
+    fills = fills_by_order.get(xid, [])
+    if current.status is not order.status or len(fills) != len(order.fills):
         report.found.append(f"{cid}: {order.status.name} here, {current.status.name} there")
     events: list[m.EngineEvent] = []
     if fills:
