@@ -238,6 +238,11 @@ class IndicatorSet:
             ),
         )
 
+    @property
+    def last_start(self) -> int:
+        """Start of the newest candle taken (-1 before the first)."""
+        return self._last_start
+
     def warmup_needs(self) -> dict[str, int]:
         """For each indicator, how many more candles it needs before its first value."""
         return {"rsi": self.rsi.needs, "macd": self.macd.needs, "vwap": self.vwap.needs}

@@ -19,6 +19,10 @@ class CandleCloser:
         self._last_closed = -1
         self._grace = grace
 
+    def mark_closed(self, start: int) -> None:
+        """Candles up to ``start`` were already taken (from history at start-up)."""
+        self._last_closed = max(self._last_closed, start)
+
     def update(self, candle: Candle) -> list[Candle]:
         """Take one update; return the candles it proves closed."""
         if candle.start <= self._last_closed:

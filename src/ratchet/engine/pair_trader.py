@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ratchet.domain.candles import Candle
 from ratchet.domain.ids import ClientOrderId, OrderRole, position_id
 from ratchet.domain.indicators import IndicatorParams
 from ratchet.domain.money import ZERO, Product
@@ -136,6 +137,15 @@ class PairTrader:
         return next((o for o in self.orders() if o.client_order_id == client_order_id), None)
 
     # -- restart ------------------------------------------------------------------------------
+    def warm_up(self, candles: list[Candle]) -> int:
+        """Feed history to the indicators only (no signals acted on); return how many were new."""
+        taken = 0
+        for candle in candles:
+            if candle.start > self.signals.indicators.last_start:
+                self.signals.on_candle_closed(candle)
+                taken += 1
+        return taken
+
     def restore_sequence(self, sequence: int) -> None:
         """The last position number used for this pair (new ones continue after it)."""
         self._sequence = max(self._sequence, sequence)

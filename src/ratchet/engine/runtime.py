@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ratchet.domain.candles import CANDLE_SECONDS
 from ratchet.domain.ids import ClientOrderId
 from ratchet.domain.money import ZERO
 from ratchet.domain.orders import OperatorAction
@@ -116,8 +117,19 @@ class Runtime:
         return self.market_time or time.time()
 
     # -- running ---------------------------------------------------------------------------
+    async def warm_up(self, candles: int = 60) -> None:
+        """Feed each pair's recent closed candles to its indicators (no trading on them)."""
+        end = int(await self.exchange.server_time())
+        start = end - candles * CANDLE_SECONDS
+        for pair, trader in self.traders.items():
+            history = await self.exchange.candles(pair, start, end)
+            trader.warm_up(history)
+            if history:
+                self._closers[pair].mark_closed(history[-1].start)
+
     async def restore(self) -> ReconcileReport:
-        """Hydrate the traders from the store and reconcile with the exchange (before run)."""
+        """Warm up, hydrate the traders from the store and reconcile with the exchange."""
+        await self.warm_up()
         products = {pair: trader.product for pair, trader in self.traders.items()}
         state = await self.store.load(products)
         prefix = next(iter(self._prefixes))

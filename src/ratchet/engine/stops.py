@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ratchet.engine.pair_trader import TraderSettings
 
 HUNDRED = Decimal(100)
+REFUSED_STOP_PAUSE = 5.0  # seconds before a refused stop is tried again
 NewOrder = Callable[..., Order]
 _WAITING = (OrderStatus.INITIALIZED, OrderStatus.PENDING, OrderStatus.UNKNOWN)
 
@@ -52,6 +53,7 @@ class StopKeeper:
         self._unprotected_since: float | None = None
         self._cancel_ours: set[str] = set()
         self.frozen = False  # an operator exit is under way: place and move nothing
+        self._retry_at = float("-inf")  # after a refused stop: not before this time
 
     def restore(self, position: Position, orders: list[Order]) -> None:
         """Take back the stop orders of a stored position (oldest first) after a restart."""
@@ -85,6 +87,8 @@ class StopKeeper:
     def place(self, position: Position, now: float, d: m.Decision, new_order: NewOrder) -> None:
         """Place a stop-limit sell for what the position holds, at the desired level."""
         if self.frozen or self.desired is None or self.order is not None or self.retiring:
+            return
+        if now < self._retry_at:
             return
         size = self._product.sell_size(position.quantity)
         if position.status is not PositionStatus.OPEN or not self._product.can_carry_order(size):
@@ -183,7 +187,11 @@ class StopKeeper:
             self._audit(
                 d, now, "stop lost", f"{order.client_order_id} {status.name}: {order.reason}"
             )
-            if not ours:
+            if status is OrderStatus.REJECTED:
+                # e.g. INSUFFICIENT_FUND: something else holds the coins; retrying at once would
+                # only hammer the exchange — try again after a pause (timer or next tick)
+                self._retry_at = now + max(self._settings.min_stop_interval, REFUSED_STOP_PAUSE)
+            elif not ours:
                 self._unprotected_since = self._unprotected_since or now
                 self.place(position, now, d, new_order)
 

@@ -124,8 +124,11 @@ class SimRestApi:
 
     # -- market and account ---------------------------------------------------------------------
     async def server_time(self, request: web.Request) -> web.Response:
-        """``GET /time`` (wall clock, camelCase keys)."""
-        now = time.time()
+        """``GET /time`` (camelCase keys): the replay's clock — the exchange's own time.
+
+        JWT lifetimes are still checked against the wall clock (clients sign with it).
+        """
+        now = self._now()
         body = {
             "iso": format_time(now),
             "epochSeconds": str(int(now)),

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -72,6 +72,17 @@ class Repository:
         self._upsert_position = self._upsert(positions, "position_id", keep=("created_at",))
         self._upsert_order = self._upsert(orders, "client_order_id", keep=("created_at",))
         self._insert_fill = self._insert(fills).on_conflict_do_nothing(index_elements=["trade_id"])
+        raise_to = self._insert(position_sequences)
+        newer = raise_to.excluded.last_sequence > position_sequences.c.last_sequence
+        self._raise_sequence = raise_to.on_conflict_do_update(
+            index_elements=["pair"],
+            set_={
+                "last_sequence": case(
+                    (newer, raise_to.excluded.last_sequence),
+                    else_=position_sequences.c.last_sequence,
+                )
+            },
+        )
         self._written_products: dict[str, Row] = {}
         self._connection: Connection | None = None
 
@@ -129,6 +140,7 @@ class Repository:
             with self._transaction() as connection:
                 self._execute(connection, self._upsert_product, fresh)
                 self._execute(connection, self._upsert_position, rows.positions)
+                self._execute(connection, self._raise_sequence, _sequences_of(rows.positions))
                 self._execute(connection, self._upsert_order, rows.orders)
                 self._execute(connection, self._insert_fill, rows.fills)
                 self._execute(connection, stop_history.insert(), rows.stops)
@@ -222,6 +234,16 @@ class Repository:
             for row in order_rows
         ]
         return StoredState(tuple(loaded), tuple(records), counters)
+
+
+def _sequences_of(position_rows: tuple[Row, ...] | list[Row]) -> list[Row]:
+    """The highest position number of each pair among stored positions (``PAIR#000042``)."""
+    highest: dict[str, int] = {}
+    for row in position_rows:
+        pair, _, number = str(row["position_id"]).partition("#")
+        if number.isdigit():
+            highest[pair] = max(highest.get(pair, 0), int(number))
+    return [{"pair": pair, "last_sequence": number} for pair, number in highest.items()]
 
 
 def _product(row: Stored, known: Mapping[str, Product], stored: dict[str, Product]) -> Product:

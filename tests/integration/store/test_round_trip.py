@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from ratchet.domain.orders import Accepted, OrderStatus, Submitted
-from ratchet.domain.position import PositionStatus
+from ratchet.domain.money import Product
+from ratchet.domain.position import Position, PositionStatus, TrailPolicy
 from ratchet.ports import AuditEntry, StateBatch, StopChange
 from ratchet.store import queries
 from ratchet.store.errors import StoreError
@@ -323,3 +325,20 @@ async def test_the_command_line_queries_read_orders_fills_history_stops_and_audi
     assert queries.realized_pnl(history) == {"BTC": closed.realized_pnl}
     assert stops == [stop]
     assert audit == [AuditEntry(60.0, "alice", "force-exit", pid, "maintenance")]
+
+
+async def test_position_numbers_in_committed_positions_are_never_handed_out_again(
+    tmp_path: Path,
+) -> None:
+    # Arrange: the engine numbers its own positions and commits them
+    product = Product("ETH-BTC", Decimal("0.01"), Decimal("0.00001"), Decimal("0.01"))
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'seq.db'}")
+    position = Position("ETH-BTC#000007", product, TrailPolicy(Decimal(2)))
+    await store.commit(StateBatch(positions=[position]))
+    # Act
+    state = await store.load({"ETH-BTC": product})
+    following = await store.next_position_sequence("ETH-BTC")
+    await store.close()
+    # Assert: a restart continues after 7, never reusing an id (ids make client_order_ids)
+    assert state.position_sequences["ETH-BTC"] == 7
+    assert following == 8
