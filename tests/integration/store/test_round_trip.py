@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from ratchet.domain.orders import Accepted, OrderStatus, Submitted
 from ratchet.domain.money import Product
+from ratchet.domain.orders import Accepted, OrderStatus, Submitted
 from ratchet.domain.position import Position, PositionStatus, TrailPolicy
 from ratchet.ports import AuditEntry, StateBatch, StopChange
 from ratchet.store import queries
