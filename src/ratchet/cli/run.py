@@ -29,6 +29,7 @@ from ratchet.domain.candles import Candle
 from ratchet.domain.risk import PortfolioConfig, RiskGate
 from ratchet.engine.pair_trader import PairTrader, TraderSettings
 from ratchet.engine.runtime import Runtime
+from ratchet.logs import configure_logging
 from ratchet.marketdata.csvfile import CandleFileError
 from ratchet.memory_store import MemoryStore
 from ratchet.ports import Store
@@ -73,6 +74,7 @@ def run_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     show = sys.stdout.isatty() if dashboard is None else dashboard
+    configure_logging(state.with_suffix(".log"))
     asyncio.run(paper_trade(series, speed=speed, cash=cash, show_dashboard=show, state=state))
 
 
@@ -132,7 +134,10 @@ async def paper_trade(
         await store.close()
     console.print(render_summary(runtime))
     if state is not None:
-        console.print(f"every order, fill, stop move and signal of this run is in {state}")
+        console.print(
+            f"every order, fill, stop move and signal of this run is in {state}; "
+            f"its JSON log is {state.with_suffix('.log')}"
+        )
     return runtime
 
 

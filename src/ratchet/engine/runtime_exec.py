@@ -42,6 +42,12 @@ class CommandExecutor:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _run(self, trader: PairTrader, command: m.EngineCommand) -> None:
+        order = getattr(command, "order", None)
+        ids = {"pair": trader.pair, "command": type(command).__name__}
+        if order is not None:
+            ids["client_order_id"] = order.client_order_id
+            ids["position_id"] = trader.position.position_id if trader.position else ""
+        log.info("command", extra=ids)
         try:
             events = await self._carry_out(trader, command)
         except ExchangeError as exc:
@@ -51,6 +57,7 @@ class CommandExecutor:
             log.exception("command crashed", extra={"pair": trader.pair})
             events = self._failure(command, "internal error")
         for event in events:
+            log.info("result", extra={**ids, "outcome": type(event).__name__})
             self._runtime.post(trader.pair, event)
 
     async def _carry_out(self, trader: PairTrader, command: m.EngineCommand) -> list[m.EngineEvent]:
