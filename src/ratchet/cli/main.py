@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from ratchet import __version__
+from ratchet.cli.backtest import backtest_command
 from ratchet.cli.db import db_app
 from ratchet.cli.run import run_command
 from ratchet.cli.signals import signals_command
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.command("signals")(signals_command)
 app.command("run")(run_command)
+app.command("backtest")(backtest_command)
 app.add_typer(sim_app, name="sim")
 app.add_typer(db_app, name="db")
 
