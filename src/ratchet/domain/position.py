@@ -12,7 +12,7 @@ stop and no exit before the entry has filled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
@@ -105,6 +105,7 @@ class Position:
     realized_pnl: Decimal = ZERO
     high_water: Decimal | None = None
     stop: Decimal | None = None
+    _checked_high: Decimal | None = field(default=None, repr=False, compare=False)
 
     # -- queries ----------------------------------------------------------------------------
     @property
@@ -167,10 +168,13 @@ class Position:
         """
         if self.high_water is None or self.status.is_final:
             return None
+        if price <= self.high_water and self._checked_high == self.high_water:
+            return None  # no new high since the last check: the trail level cannot have moved
         self.high_water = max(self.high_water, price)
         if self.status is not PositionStatus.OPEN:
             return None
         moved = next_stop(self.stop, self.high_water, self.policy, self.product)
+        self._checked_high = self.high_water
         if moved is not None:
             self.stop = moved
         return moved
@@ -189,6 +193,7 @@ class Position:
     def change_policy(self, policy: TrailPolicy) -> None:
         """Use a new trail from now on; the current stop stays where it is (never loosens)."""
         self.policy = policy
+        self._checked_high = None
 
     # -- exit -------------------------------------------------------------------------------
     def begin_exit(self) -> None:

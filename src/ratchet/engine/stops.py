@@ -118,8 +118,12 @@ class StopKeeper:
         current = self.order
         if current.status in _WAITING or current.order_type is not OrderType.STOP_LIMIT:
             return
-        resize = current.size != self._product.sell_size(position.quantity) - current.filled_size
-        resize = resize and current.filled_size == 0  # a late entry fill grew the position
+        # a late entry fill grew the position: the stop must cover all of it
+        resize = (
+            current.filled_size == 0
+            and position.quantity != current.size
+            and current.size != self._product.sell_size(position.quantity)
+        )
         if not resize:
             if self.desired is None or current.stop_price is None:
                 return
