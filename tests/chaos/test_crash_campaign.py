@@ -13,6 +13,7 @@ steps it. By default the campaign is short (CI); RATCHET_FULL=1 runs 120 kills.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -81,6 +82,36 @@ def simulator(tmp_path: Path) -> Iterator[Path]:
 async def step(session: aiohttp.ClientSession, rest: str, legs: int) -> None:
     async with session.post(rest.replace("/api/v3/brokerage", f"/sim/step?legs={legs}")) as r:
         assert r.status == 200
+
+
+async def run_child_until_it_dies(keys: Path, state: Path, failpoint: str, skip: int) -> bool:
+    """Run the engine with a failpoint armed and move the market until the engine kills itself.
+
+    Returns True when the failpoint fired (the child died of SIGKILL on its own).
+    """
+    rest = json.loads((keys / "endpoints.json").read_text())["rest"]
+    env = {**os.environ, "RATCHET_FAILPOINT": failpoint, "RATCHET_FAILPOINT_SKIP": str(skip)}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HERE / "crash_child.py"),
+        str(keys),
+        str(state),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.monotonic() + 40
+    async with aiohttp.ClientSession() as session:
+        while child.returncode is None and time.monotonic() < deadline:
+            await step(session, rest, 2)
+            await asyncio.sleep(0.02)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(child.wait(), 0.001)
+    fired = child.returncode == -signal.SIGKILL
+    if child.returncode is None:
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+    return fired
 
 
 async def run_child_and_kill(keys: Path, state: Path, rng: random.Random) -> None:
@@ -175,3 +206,26 @@ async def test_sigkill_at_random_points_never_orphans_duplicates_or_loses(
         orders = db.execute("select count(*) from orders").fetchone()[0]
     assert orders > 0, "the engine never traded: the campaign tested nothing"
     print(f"{KILLS} kills, {orders} orders stored, {open_seen} open positions checked")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("failpoint", "skip"),
+    [
+        ("after_intent", 0),
+        ("after_intent", 3),
+        ("after_send", 1),
+        ("after_fill", 0),
+        ("during_replace", 0),
+        ("during_replace", 2),
+    ],
+)
+async def test_a_crash_at_each_critical_point_is_repaired_on_restart(
+    simulator: Path, tmp_path: Path, failpoint: str, skip: int
+) -> None:
+    # Arrange / Act: the engine dies exactly at the failpoint, then restarts
+    state = tmp_path / "state.db"
+    fired = await run_child_until_it_dies(simulator, state, failpoint, skip)
+    # Assert: it really died there, and the restart leaves nothing orphaned or unprotected
+    assert fired, f"the engine never reached {failpoint}"
+    await restart_and_check(simulator, state, {})

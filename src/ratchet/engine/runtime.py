@@ -27,6 +27,7 @@ from ratchet.domain.money import ZERO
 from ratchet.domain.orders import OperatorAction
 from ratchet.domain.position import Position, PositionStatus
 from ratchet.domain.risk import Exposure, RiskGate
+from ratchet.engine import failpoints
 from ratchet.engine import messages as m
 from ratchet.engine.candle_closer import CandleCloser
 from ratchet.engine.pair_trader import PairTrader
@@ -193,6 +194,8 @@ class Runtime:
             await self.store.commit(decision.batch)
             self.stats.commits += 1
             self.history.take(decision.batch)
+            if decision.batch.fills and any(isinstance(c, m.PlaceOrder) for c in decision.commands):
+                failpoints.hit("after_fill")
         self._settle_reservation(trader)
         for command in decision.commands:
             self.stats.commands += 1

@@ -6,7 +6,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from ratchet.domain.orders import Order
+from ratchet.domain.orders import Order, OrderType
+from ratchet.engine import failpoints
 from ratchet.engine import messages as m
 from ratchet.engine.pair_trader import PairTrader
 from ratchet.ports import ExchangeError, OrderNotFound, OrderRefused, Resynced
@@ -65,11 +66,13 @@ class CommandExecutor:
         if isinstance(command, m.RequestEntry):
             return [await self._runtime.approve_entry(trader)]
         if isinstance(command, m.PlaceOrder):
+            failpoints.hit("after_intent")
             async with self._submit:
                 try:
                     report = await exchange.place_order(command.order)
                 except OrderRefused as exc:
                     return [m.OrderRefusedByExchange(command.order.client_order_id, exc.reason)]
+            failpoints.hit("after_send")
             return [m.OrderPlaced(command.order.client_order_id, report.exchange_order_id)]
         if isinstance(command, m.CancelOrder):
             return await self._cancel(command.order)
@@ -88,6 +91,8 @@ class CommandExecutor:
             return [m.CancelAnswered(order.client_order_id, False, "not on the exchange yet")]
         async with self._submit:
             [result] = await self._runtime.exchange.cancel_orders([order.exchange_order_id])
+        if result.success and order.order_type is OrderType.STOP_LIMIT:
+            failpoints.hit("during_replace")
         answer = m.CancelAnswered(order.client_order_id, result.success, result.reason)
         events: list[m.EngineEvent] = [answer]
         if not result.success:  # e.g. filled meanwhile: read the truth
