@@ -15,13 +15,11 @@ Commands it gives: RequestEntry, PlaceOrder, CancelOrder, FetchFills.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from ratchet.domain.candles import Candle
 from ratchet.domain.ids import ClientOrderId, OrderRole, position_id
-from ratchet.domain.indicators import IndicatorParams
 from ratchet.domain.money import ZERO, Product
 from ratchet.domain.order_types import OrderStatus
 from ratchet.domain.orders import (
@@ -36,39 +34,35 @@ from ratchet.domain.orders import (
     Rejected,
     Submitted,
 )
-from ratchet.domain.position import Position, PositionStatus, TrailPolicy
-from ratchet.domain.signals import SignalEngine, SignalRules
+from ratchet.domain.position import Position, PositionStatus
+from ratchet.domain.signals import SignalDecision, SignalEngine
 from ratchet.engine import messages as m
 from ratchet.engine.forced_exit import ForcedExit
 from ratchet.engine.order_sync import apply_fill, apply_report
+from ratchet.engine.settings import TraderSettings
 from ratchet.engine.stops import StopKeeper
 from ratchet.ports import AuditEntry, OrderRecord, SignalRecord
 
 HUNDRED = Decimal(100)
 
 
-@dataclass(frozen=True, slots=True)
-class TraderSettings:
-    """One pair's strategy parameters (per-pair profiles override the defaults)."""
-
-    rules: SignalRules = field(default_factory=SignalRules)
-    indicators: IndicatorParams = field(default_factory=IndicatorParams)
-    trail: TrailPolicy = field(default_factory=lambda: TrailPolicy(Decimal(2)))
-    entry_ttl_candles: int = 3
-    dust_grace_candles: int = 3
-    stop_limit_offset_pct: Decimal = Decimal("0.5")
-    min_stop_interval: float = 5.0
-    cooldown_candles: int = 0
-    sizing_fee_rate: Decimal = Decimal("0.006")
-    id_prefix: str = "rt"
-
-    def __post_init__(self) -> None:
-        if self.entry_ttl_candles < 1:
-            raise ValueError(f"entry_ttl_candles must be >= 1, got {self.entry_ttl_candles}")
-        if not Decimal(0) <= self.stop_limit_offset_pct < Decimal(50):
-            raise ValueError("stop_limit_offset_pct must be >= 0 and < 50")
-        if self.min_stop_interval < 0 or self.cooldown_candles < 0 or self.dust_grace_candles < 0:
-            raise ValueError("intervals, cooldown and grace must be >= 0")
+def signal_record(pair: str, verdict: SignalDecision) -> SignalRecord:
+    """What is kept of one closed candle's verdict."""
+    values, candle = verdict.values, verdict.candle
+    macd = values.macd
+    return SignalRecord(
+        pair,
+        candle.start,
+        candle.close,
+        values.rsi,
+        macd.line if macd else None,
+        macd.signal if macd else None,
+        values.vwap,
+        verdict.rsi_ok,
+        verdict.macd_ok,
+        verdict.vwap_ok,
+        verdict.enter,
+    )
 
 
 class PairTrader:
@@ -183,22 +177,7 @@ class PairTrader:
     # -- signals and entry -------------------------------------------------------------------
     def _on_candle(self, event: m.CandleClosed, d: m.Decision) -> None:
         verdict = self.signals.on_candle_closed(event.candle)
-        values = verdict.values
-        d.batch.signals.append(
-            SignalRecord(
-                self.pair,
-                event.candle.start,
-                event.candle.close,
-                values.rsi,
-                values.macd.line if values.macd else None,
-                values.macd.signal if values.macd else None,
-                values.vwap,
-                verdict.rsi_ok,
-                verdict.macd_ok,
-                verdict.vwap_ok,
-                verdict.enter,
-            )
-        )
+        d.batch.signals.append(signal_record(self.pair, verdict))
         if self.entry is not None and self.entry.is_working:
             self._age_entry(d)
         if self.position is None and self._requested_price is None:

@@ -26,7 +26,7 @@ from ratchet.ports import AuditEntry, OrderRecord, StopChange
 
 if TYPE_CHECKING:
     from ratchet.domain.money import Product
-    from ratchet.engine.pair_trader import TraderSettings
+    from ratchet.engine.settings import TraderSettings
 
 HUNDRED = Decimal(100)
 REFUSED_STOP_PAUSE = 5.0  # seconds before a refused stop is tried again
