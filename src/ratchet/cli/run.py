@@ -26,6 +26,7 @@ from ratchet.coinbase.limits import PRIVATE_RATE, RateLimiter
 from ratchet.coinbase.rest import RestTransport
 from ratchet.coinbase.ws import CoinbaseFeed
 from ratchet.domain.candles import Candle
+from ratchet.domain.protections import ProtectionConfig, Protections
 from ratchet.domain.risk import PortfolioConfig, RiskGate
 from ratchet.engine.pair_trader import PairTrader, TraderSettings
 from ratchet.engine.runtime import Runtime
@@ -106,7 +107,10 @@ async def paper_trade(
     traders = {pair: PairTrader(product, TraderSettings()) for pair, product in products.items()}
     quote = sorted(quotes)[0]
     gate = RiskGate(PortfolioConfig(total_capital=cash, max_position_size_pct=Decimal(10)))
-    runtime = Runtime(exchange, feed, store, traders, gate, quote_currency=quote)
+    protections = Protections(ProtectionConfig(), cash)
+    runtime = Runtime(
+        exchange, feed, store, traders, gate, quote_currency=quote, protections=protections
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

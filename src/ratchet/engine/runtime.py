@@ -26,6 +26,7 @@ from ratchet.domain.ids import ClientOrderId
 from ratchet.domain.money import ZERO
 from ratchet.domain.orders import OperatorAction
 from ratchet.domain.position import Position, PositionStatus
+from ratchet.domain.protections import ProtectionConfig, Protections
 from ratchet.domain.risk import Exposure, RiskGate
 from ratchet.engine import failpoints
 from ratchet.engine import messages as m
@@ -34,6 +35,7 @@ from ratchet.engine.pair_trader import PairTrader
 from ratchet.engine.reconcile import ReconcileReport, reconcile
 from ratchet.engine.runtime_exec import CommandExecutor
 from ratchet.ports import (
+    AuditEntry,
     CandleEvent,
     Exchange,
     MarketData,
@@ -89,6 +91,7 @@ class Runtime:
         quote_currency: str,
         submit_concurrency: int = 8,
         timer_interval: float = 1.0,
+        protections: Protections | None = None,
     ) -> None:
         self.exchange = exchange
         self.feed = feed
@@ -98,6 +101,9 @@ class Runtime:
         self.quote_currency = quote_currency
         self.stats = RuntimeStats()
         self.history = RunHistory()
+        self.protections = protections or Protections(
+            ProtectionConfig(enabled=False), gate.config.total_capital
+        )
         self.market_time = 0.0
         self.reserved: dict[str, Decimal] = {}
         self._queues: dict[str, asyncio.Queue[m.EngineEvent]] = {
@@ -194,6 +200,9 @@ class Runtime:
             await self.store.commit(decision.batch)
             self.stats.commits += 1
             self.history.take(decision.batch)
+            notes = self._protect(decision.batch)
+            if notes:
+                await self.store.commit(StateBatch(audit=notes))
             if decision.batch.fills and any(isinstance(c, m.PlaceOrder) for c in decision.commands):
                 failpoints.hit("after_fill")
         self._settle_reservation(trader)
@@ -254,6 +263,10 @@ class Runtime:
     async def approve_entry(self, trader: PairTrader) -> m.EngineEvent:
         """Ask the risk gate (serialised, so parallel entries cannot over-allocate)."""
         async with self._gate_lock:
+            blocked = self.protections.entry_block(self.now())
+            if blocked:
+                log.info("entry held back", extra={"pair": trader.pair, "reason": blocked})
+                return m.EntryDenied(blocked)
             balances = await self.exchange.balances()
             quote = balances.get(self.quote_currency)
             available = quote.available if quote else ZERO
@@ -263,6 +276,19 @@ class Runtime:
                 return m.EntryDenied(verdict.reason)
             self.reserved[trader.pair] = verdict.budget
             return m.EntryApproved(verdict.budget)
+
+    def _protect(self, batch: StateBatch) -> list[AuditEntry]:
+        """Tell the protections about closed positions; audit any pause they start."""
+        notes = []
+        for position in batch.positions:
+            if position.status is PositionStatus.CLOSED:
+                reason = self.protections.record_exit(position.realized_pnl, self.now())
+                if reason:
+                    log.warning("protection", extra={"pair": position.pair, "reason": reason})
+                    notes.append(
+                        AuditEntry(self.now(), "engine", "protection", position.pair, reason)
+                    )
+        return notes
 
     def exposures(self) -> list[Exposure]:
         """Entry cost of every position, plus budgets reserved for entries being placed."""
