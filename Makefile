@@ -43,6 +43,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/exchange_loopback.py
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/reconcile.py
+	$(BIN)/python bench/live_paper.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -26,10 +26,11 @@ class CandleClosed:
 
 @dataclass(frozen=True, slots=True)
 class PriceTick:
-    """A trade price of the pair (ticker)."""
+    """A trade price of the pair (ticker); ``received`` is the runtime's monotonic arrival time."""
 
     price: Decimal
     time: float
+    received: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,7 @@ class Runtime:
         self.quote_currency = quote_currency
         self.stats = RuntimeStats()
         self.history = RunHistory()
+        self.tick_latencies: list[float] | None = None  # set to a list to sample tick latency
         self.protections = protections or Protections(
             ProtectionConfig(enabled=False), gate.config.total_capital
         )
@@ -196,6 +197,8 @@ class Runtime:
     async def _handle(self, trader: PairTrader, event: m.EngineEvent) -> None:
         self.stats.events += 1
         decision = trader.handle(event, self.now())
+        if self.tick_latencies is not None and isinstance(event, m.PriceTick) and event.received:
+            self.tick_latencies.append(time.perf_counter() - event.received)
         if decision.batch:
             await self.store.commit(decision.batch)
             self.stats.commits += 1
@@ -226,7 +229,8 @@ class Runtime:
                 ticker = event.ticker
                 if ticker.product_id in self.traders:
                     self.market_time = max(self.market_time, ticker.time)
-                    self.post(ticker.product_id, m.PriceTick(ticker.price, ticker.time))
+                    tick = m.PriceTick(ticker.price, ticker.time, time.perf_counter())
+                    self.post(ticker.product_id, tick)
             elif isinstance(event, CandleEvent):
                 if event.product_id in self.traders:
                     for candle in self._closers[event.product_id].update(event.candle):

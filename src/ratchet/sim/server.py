@@ -349,6 +349,7 @@ class SimServer:
             "connections": self.hub.connections,
             "orders": len(self.engine.orders()),
             "fills": len(self.engine.fills()),
+            "dropped_slow_clients": self.hub.dropped_slow_clients,
         }
         return web.json_response(body)
 

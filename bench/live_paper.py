@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Live paper load: N pairs on the simulator, ticker messages at 10/s per pair, for S seconds.
+
+The simulator runs in its own process (``ratchet sim serve --synthetic ...``) replaying seeded
+random walks at a speed that gives each pair 10 price legs per second; the engine (Runtime, the
+real adapter over loopback WebSocket + REST, a SQLite store) trades all pairs in this process.
+
+Prints: p50/p99 latency from a ticker's arrival in the engine to the trader's decision on it
+(stop ratchet and replace decision included; target p99 < 1 ms), the engine process's CPU use
+(target < 30 % of one core), and messages dropped (sequence gaps, reconnects, and slow-client
+drops on the simulator's side; target 0).
+
+Usage: .venv/bin/python bench/live_paper.py [--pairs 100] [--seconds 60]   (last line: JSON)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import aiohttp
+
+from ratchet.coinbase.auth import load_key_file
+from ratchet.coinbase.client import CoinbaseExchange
+from ratchet.coinbase.limits import RateLimiter
+from ratchet.coinbase.rest import RestTransport
+from ratchet.coinbase.ws import CoinbaseFeed
+from ratchet.domain.risk import PortfolioConfig, RiskGate
+from ratchet.domain.signals import SignalRules
+from ratchet.engine.pair_trader import PairTrader, TraderSettings
+from ratchet.engine.runtime import Runtime
+from ratchet.store.sql_store import SqlStore
+
+LEGS_PER_SECOND = 10
+SETTINGS = TraderSettings(rules=SignalRules(rsi_below=99.0, min_confirmations=1))
+
+
+def start_simulator(folder: Path, pairs: int) -> subprocess.Popen[bytes]:
+    speed = LEGS_PER_SECOND * 300 / 4
+    command = [
+        sys.executable,
+        "-m",
+        "ratchet",
+        "sim",
+        "serve",
+        "--speed",
+        f"{speed:g}",
+        "--keys-out",
+        str(folder),
+        "--balance",
+        "USD=100000000",
+    ]
+    for index in range(pairs):
+        command += ["--synthetic", f"P{index:03d}-USD"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (folder / "endpoints.json").exists():
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise SystemExit("the simulator did not start")
+        time.sleep(0.05)
+    return process
+
+
+async def run(folder: Path, seconds: float) -> dict[str, object]:
+    endpoints = json.loads((folder / "endpoints.json").read_text())
+    credentials = load_key_file(folder / "cdp_api_key.json")
+    exchange = CoinbaseExchange(
+        RestTransport(endpoints["rest"], credentials, private_limiter=RateLimiter(500))
+    )
+    products = {p.product_id: p for p in await exchange.products()}
+    store = await SqlStore.open(f"sqlite:///{folder / 'state.db'}")
+    traders = {pair: PairTrader(product, SETTINGS) for pair, product in products.items()}
+    gate = RiskGate(
+        PortfolioConfig(
+            total_capital=Decimal(100_000_000),
+            max_positions=len(traders),
+            max_position_size_pct=Decimal("0.5"),
+        )
+    )
+    feed = CoinbaseFeed(
+        endpoints["ws"], endpoints["ws_user"], list(products), exchange, credentials
+    )
+    runtime = Runtime(exchange, feed, store, traders, gate, quote_currency="USD")
+    runtime.tick_latencies = []
+    await runtime.restore()
+    await feed.start()
+    stop = asyncio.Event()
+    engine = asyncio.create_task(runtime.run(stop))
+    await asyncio.sleep(2.0)  # connect, subscribe, first candles
+    runtime.tick_latencies.clear()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    await asyncio.sleep(seconds)
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    samples = sorted(runtime.tick_latencies)
+    stop.set()
+    await engine
+    async with aiohttp.ClientSession() as session:
+        state_url = endpoints["rest"].replace("/api/v3/brokerage", "/sim/state")
+        async with session.get(state_url) as response:
+            sim_state = await response.json()
+    await feed.close()
+    await exchange.close()
+    await store.close()
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / elapsed
+    dropped = feed.stats.gaps + feed.stats.reconnects + int(sim_state["dropped_slow_clients"])
+    return {
+        "pairs": len(traders),
+        "seconds": round(elapsed, 1),
+        "ticks": len(samples),
+        "ticks_per_s": round(len(samples) / elapsed),
+        "p50_ms": round(1e3 * samples[len(samples) // 2], 4) if samples else None,
+        "p99_ms": round(1e3 * samples[int(len(samples) * 0.99)], 4) if samples else None,
+        "mean_ms": round(1e3 * statistics.fmean(samples), 4) if samples else None,
+        "cpu_pct_of_one_core": round(100 * cpu, 1),
+        "dropped": dropped,
+        "orders": sim_state["orders"],
+        "positions_closed": len(runtime.history.closed),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        simulator = start_simulator(Path(tmp), args.pairs)
+        try:
+            result = asyncio.run(run(Path(tmp), args.seconds))
+        finally:
+            simulator.terminate()
+            simulator.wait(10)
+    p99 = result["p99_ms"]
+    cpu = float(result["cpu_pct_of_one_core"])  # type: ignore[arg-type]
+    verdicts = {
+        "p99 < 1 ms": p99 is not None and float(p99) < 1.0,  # type: ignore[arg-type]
+        "CPU < 30 % of a core": cpu < 30.0,
+        "0 dropped": result["dropped"] == 0,
+    }
+    print(f"{result['pairs']} pairs, {result['ticks_per_s']} ticks/s for {result['seconds']} s")
+    print(f"  tick -> decision: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
+    print(f"  engine CPU: {cpu} % of one core; dropped: {result['dropped']}")
+    print(
+        f"  orders on the simulator: {result['orders']}, positions closed: "
+        f"{result['positions_closed']}"
+    )
+    for name, ok in verdicts.items():
+        print(f"  target {name}: {'PASS' if ok else 'MISS'}")
+    print(json.dumps({**result, "verdicts": verdicts}))
+
+
+if __name__ == "__main__":
+    main()
