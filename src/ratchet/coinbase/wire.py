@@ -8,14 +8,13 @@ unset amounts). Unknown fields are ignored: the real API adds fields over time.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from ratchet.coinbase.order_config import parse_configuration
+from ratchet.coinbase.times import parse_time
 from ratchet.domain.candles import Candle
 from ratchet.domain.money import Product
 from ratchet.domain.order_types import OrderSide
@@ -365,40 +364,3 @@ class ErrorBody(Wire):
     code: int = 0
     message: str = ""
     error_details: str = ""
-
-
-_FRACTION = re.compile(r"\.(\d+)")
-_DAY_STARTS: dict[str, float] = {}
-
-
-def parse_time(text: str | None) -> float:
-    """Unix seconds of an RFC 3339 time (``""``, None and year 1 read as 0).
-
-    The feed's own form (``2026-11-26T12:34:56.123456789Z``) takes a fast path: the day's
-    start is cached, the clock time is read by slicing. Anything else goes through
-    :func:`datetime.fromisoformat` (fractions cut to the microseconds it accepts).
-    """
-    if not text or text.startswith("0001-"):
-        return 0.0
-    if len(text) >= 20 and text[10] == "T" and text[-1] == "Z" and text[13] == text[16] == ":":
-        day = _DAY_STARTS.get(text[:10])
-        if day is None:
-            day = datetime.fromisoformat(text[:10] + "T00:00:00+00:00").timestamp()
-            if len(_DAY_STARTS) > 64:
-                _DAY_STARTS.clear()
-            _DAY_STARTS[text[:10]] = day
-        try:
-            seconds = int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
-            return day + seconds + (float("0" + text[19:-1]) if text[19] == "." else 0.0)
-        except ValueError:
-            pass
-    cleaned = _FRACTION.sub(lambda m: "." + m[1][:6].ljust(6, "0"), text.strip(), count=1)
-    when = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
-
-
-def format_time(seconds: float) -> str:
-    """RFC 3339 UTC time with microseconds, as the API writes it."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -28,7 +28,7 @@ import aiohttp
 
 from ratchet.coinbase.auth import Credentials, ws_jwt
 from ratchet.coinbase.client import CoinbaseExchange
-from ratchet.coinbase.wire import parse_time
+from ratchet.coinbase.times import parse_time
 from ratchet.coinbase.ws_wire import (
     MARKET_CHANNELS,
     USER_CHANNELS,

@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ratchet.coinbase.wire import CandleWire, Wire, WireDecimal, parse_time
+from ratchet.coinbase.times import parse_time
+from ratchet.coinbase.wire import CandleWire, Wire, WireDecimal
 from ratchet.domain.candles import CandleError
 from ratchet.domain.order_types import OrderSide, OrderType
 from ratchet.domain.reports import OrderReport, Ticker, status_from_exchange

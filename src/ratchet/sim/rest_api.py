@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ratchet.coinbase.auth import AuthFailure, JwtVerifier
 from ratchet.coinbase.order_config import UnsupportedConfiguration, parse_configuration
-from ratchet.coinbase.wire import format_time
+from ratchet.coinbase.times import format_time
 from ratchet.domain.candles import CANDLE_SECONDS, Candle
 from ratchet.domain.order_types import OrderSide
 from ratchet.sim import serialize

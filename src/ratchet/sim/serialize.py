@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from ratchet.coinbase import wire
-from ratchet.coinbase.wire import format_time
+from ratchet.coinbase.times import format_time
 from ratchet.domain.candles import Candle
 from ratchet.domain.money import Product
 from ratchet.domain.order_types import OrderType

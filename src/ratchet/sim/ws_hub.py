@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ratchet.coinbase.auth import AuthFailure, JwtVerifier
-from ratchet.coinbase.wire import format_time
+from ratchet.coinbase.times import format_time
 from ratchet.sim.faults import Faults
 
 log = logging.getLogger("ratchet.sim.ws")
