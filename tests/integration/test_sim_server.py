@@ -60,6 +60,7 @@ async def test_sim_state_reports_the_replay_and_the_book(sim, exchange, limit_bu
         "connections": 0,
         "orders": 1,
         "fills": 0,
+        "dropped_slow_clients": 0,
     }
 
 
