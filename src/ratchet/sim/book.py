@@ -18,6 +18,7 @@ class OrderBook:
         self._open: dict[str, list[SimOrder]] = {pid: [] for pid in product_ids}
         self._fills: list[SimFill] = []
         self._updates: list[SimOrder] = []
+        self._fills_by_order: dict[str, list[SimFill]] = {}
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -51,6 +52,10 @@ class OrderBook:
             and (wanted is None or order.status in wanted)
         ]
 
+    def has_open(self, product_id: str) -> bool:
+        """True when the product has at least one open order."""
+        return bool(self._open[product_id])
+
     def open_orders(self, product_id: str | None = None) -> list[SimOrder]:
         """Open orders of one product (or all), each product's in time priority."""
         if product_id is not None:
@@ -78,6 +83,7 @@ class OrderBook:
     def add_fill(self, fill: SimFill) -> None:
         """Remember a fill (in sequence order)."""
         self._fills.append(fill)
+        self._fills_by_order.setdefault(fill.order_id, []).append(fill)
 
     def fills(
         self, order_ids: Iterable[str] | None, product_ids: Iterable[str] | None
@@ -85,6 +91,9 @@ class OrderBook:
         """Fills in sequence order, optionally only of some orders and/or products."""
         oids = None if order_ids is None else set(order_ids)
         pids = None if product_ids is None else set(product_ids)
+        if oids is not None and pids is None:  # the common look-up: by order, via the index
+            found = [f for oid in oids for f in self._fills_by_order.get(oid, ())]
+            return sorted(found, key=lambda fill: fill.sequence)
         return [
             fill
             for fill in self._fills

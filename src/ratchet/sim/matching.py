@@ -97,6 +97,7 @@ class MatchingEngine:
             raise MoneyError(f"participation must be > 0, got {participation}")
         self._book = OrderBook(self._products)
         self._last: dict[str, Decimal] = {}
+        self._next_expiry = float("inf")  # no open GTD order ends before this
         self._exec = Executor(
             self._products,
             self._ledger,
@@ -189,6 +190,8 @@ class MatchingEngine:
             message = f"needs {hold} {currency} on hold, {available} available"
             return CreateResult(False, None, INSUFFICIENT_FUND, message)
         order = self._new_order(req, currency, now)
+        if order.end_time is not None:
+            self._next_expiry = min(self._next_expiry, order.end_time)
         self._ledger.set_hold(order, hold)
         self._exec.changed(order, now)
         self._take_on_arrival(order, now)
@@ -250,6 +253,8 @@ class MatchingEngine:
 
     def expire(self, now: float) -> list[SimOrder]:
         """Expire every open GTD order whose ``end_time <= now``; return them."""
+        if now < self._next_expiry:
+            return []
         due = [
             order
             for order in self._book.open_orders()
@@ -257,6 +262,8 @@ class MatchingEngine:
         ]
         for order in due:
             self._exec.finish(order, Status.EXPIRED, now)
+        ends = [o.end_time for o in self._book.open_orders() if o.end_time is not None]
+        self._next_expiry = min(ends, default=float("inf"))
         return due
 
     def market_move(
@@ -273,9 +280,12 @@ class MatchingEngine:
         if volume < ZERO:
             raise MoneyError(f"volume must be >= 0, got {volume}")
         self.expire(now)
+        self._exec.set_capacity(product_id, self._participation * volume)
+        if not self._book.has_open(product_id):  # nothing rests: the leg only moves the price
+            self._last[product_id] = price
+            return []
         prev = self._last.get(product_id)
         leg = Move(prev if prev is not None else price, price, gap or prev is None)
-        self._exec.set_capacity(product_id, self._participation * volume)
         plan: list[tuple[Decimal, SimOrder]] = []
         for order in self._book.open_orders(product_id):
             distance = self._reach(order, leg)
