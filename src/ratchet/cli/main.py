@@ -11,6 +11,7 @@ import typer
 
 from ratchet import __version__
 from ratchet.cli.backtest import backtest_command
+from ratchet.cli.config import config_app
 from ratchet.cli.db import db_app
 from ratchet.cli.run import run_command
 from ratchet.cli.signals import signals_command
@@ -28,6 +29,7 @@ app.command("run")(run_command)
 app.command("backtest")(backtest_command)
 app.add_typer(sim_app, name="sim")
 app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
 
 
 def _version(value: bool) -> None:
