@@ -8,10 +8,14 @@ no market order, one exchange order per client_order_id, balances never negative
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 from ratchet.cli.run import paper_trade
+from ratchet.config import load_config
 from ratchet.domain.order_types import OrderSide, OrderType
 from ratchet.domain.position import PositionStatus
 from ratchet.marketdata.csvfile import demo_candle_files, pair_of, read_candles
@@ -86,3 +90,58 @@ async def test_paper_trading_commits_every_step_to_the_sqlite_state(tmp_path: Pa
     # one signal row per closed candle, none skipped (the replay's last candle may stay open)
     assert signals == sum(1 for c in series["ETH-BTC"] if c.start <= last_start) >= 290
     assert markets[0] == 0
+
+
+async def test_paper_trading_takes_per_pair_profiles_from_the_yaml_config(tmp_path: Path) -> None:
+    # Arrange: ETH-BTC trails by 3 %, the rest by the default 2 %; at most 1 position at a time
+    path = tmp_path / "ratchet.yaml"
+    path.write_text(
+        "portfolio:\n  total_capital: 10\n  max_positions: 1\n  max_position_size_pct: 20\n"
+        "pairs:\n  ETH-BTC:\n    trail_pct: 3\n"
+    )
+    config = load_config(path)
+    files = [f for f in demo_candle_files() if pair_of(f) in ("ETH-BTC", "TRX-BTC")]
+    series = {pair_of(f): read_candles(f)[:300] for f in files}
+
+    # Act
+    runtime = await paper_trade(
+        series, speed=8_000, cash=Decimal(10), show_dashboard=False, state=None, config=config
+    )
+
+    # Assert
+    assert runtime.traders["ETH-BTC"].settings.trail.trail_pct == Decimal(3)
+    assert runtime.traders["TRX-BTC"].settings.trail.trail_pct == Decimal(2)
+    assert runtime.gate.config.max_positions == 1
+    store = runtime.store
+    assert isinstance(store, MemoryStore)
+    # never two positions open at once: each position's first entry fill comes after the
+    # previous position's last exit fill (max_positions: 1)
+    spans: dict[str, list[float]] = {}
+    for record in store.orders.values():
+        times = [float(f.time or 0) for f in record.order.fills]
+        if not times:
+            continue
+        span = spans.setdefault(record.position_id, [float("inf"), float("-inf")])
+        if record.order.side is OrderSide.BUY:
+            span[0] = min(span[0], *times)
+        else:
+            span[1] = max(span[1], *times)
+    ordered = sorted(spans.values())
+    assert len(ordered) >= 2, "too few positions to check the limit"
+    for before, after in pairwise(ordered):
+        assert before[1] != float("-inf"), "a position never exited before the next one began"
+        assert after[0] >= before[1]
+
+
+def test_a_bad_config_stops_ratchet_run_before_anything_starts(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("strategy:\n  trail_pct: 120\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "ratchet", "run", "--paper", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "strategy.trail_pct" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -25,10 +25,11 @@ from ratchet.coinbase.client import CoinbaseExchange
 from ratchet.coinbase.limits import PRIVATE_RATE, RateLimiter
 from ratchet.coinbase.rest import RestTransport
 from ratchet.coinbase.ws import CoinbaseFeed
+from ratchet.config import ConfigError, RatchetConfig, load_config
 from ratchet.domain.candles import Candle
 from ratchet.domain.protections import ProtectionConfig, Protections
 from ratchet.domain.risk import PortfolioConfig, RiskGate
-from ratchet.engine.pair_trader import PairTrader, TraderSettings
+from ratchet.engine.pair_trader import PairTrader
 from ratchet.engine.runtime import Runtime
 from ratchet.logs import configure_logging
 from ratchet.marketdata.csvfile import CandleFileError
@@ -49,8 +50,16 @@ def run_command(
         float, typer.Option("--speed", min=1, help="Replay speed, × real time.")
     ] = 2400.0,
     capital: Annotated[
-        str, typer.Option("--capital", help="Quote currency the paper account starts with.")
-    ] = "10",
+        str | None,
+        typer.Option(
+            "--capital",
+            help="Quote currency the paper account starts with "
+            "(default: the config's total_capital, else 10).",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML configuration (config.example.yaml).")
+    ] = None,
     state: Annotated[
         Path, typer.Option("--state", help="Database of the paper run (replaced at start).")
     ] = Path("state/paper.db"),
@@ -67,8 +76,15 @@ def run_command(
         typer.echo("error: only --paper is available yet (live trading is not enabled)", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
+        settings = load_config(config) if config is not None else None
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    try:
         series = load_candle_source(candles)
-        cash = Decimal(capital)
+        default = settings.portfolio.total_capital if settings is not None else Decimal(10)
+        cash = Decimal(capital) if capital is not None else Decimal(default)
         if not cash.is_finite() or cash <= 0:
             raise ValueError(f"--capital must be > 0, got {capital}")
     except (CandleFileError, ArithmeticError, ValueError) as exc:
@@ -76,7 +92,11 @@ def run_command(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     show = sys.stdout.isatty() if dashboard is None else dashboard
     configure_logging(state.with_suffix(".log"))
-    asyncio.run(paper_trade(series, speed=speed, cash=cash, show_dashboard=show, state=state))
+    asyncio.run(
+        paper_trade(
+            series, speed=speed, cash=cash, show_dashboard=show, state=state, config=settings
+        )
+    )
 
 
 async def paper_trade(
@@ -86,6 +106,7 @@ async def paper_trade(
     cash: Decimal,
     show_dashboard: bool,
     state: Path | None = None,
+    config: RatchetConfig | None = None,
 ) -> Runtime:
     """Start the simulator and the engine; trade until the data ends or Ctrl-C.
 
@@ -104,10 +125,19 @@ async def paper_trade(
     products = {p.product_id: p for p in await exchange.products(list(series))}
     feed = CoinbaseFeed(endpoints.ws, endpoints.ws_user, list(products), exchange, sim.credentials)
     store = await _paper_store(state)
-    traders = {pair: PairTrader(product, TraderSettings()) for pair, product in products.items()}
     quote = sorted(quotes)[0]
-    gate = RiskGate(PortfolioConfig(total_capital=cash, max_position_size_pct=Decimal(10)))
-    protections = Protections(ProtectionConfig(), cash)
+    if config is None:  # the demo: 10 % of the paper account per entry
+        traders = {pair: PairTrader(product) for pair, product in products.items()}
+        gate = RiskGate(PortfolioConfig(total_capital=cash, max_position_size_pct=Decimal(10)))
+        protections = Protections(ProtectionConfig(), cash)
+    else:
+        traders = {
+            pair: PairTrader(product, config.trader_settings(pair))
+            for pair, product in products.items()
+        }
+        portfolio = config.portfolio_config()
+        gate = RiskGate(portfolio)
+        protections = Protections(config.protection_config(), portfolio.total_capital)
     runtime = Runtime(
         exchange, feed, store, traders, gate, quote_currency=quote, protections=protections
     )
