@@ -8,7 +8,6 @@ open position has a stop, never lower than before.
 
 from __future__ import annotations
 
-from collections import deque
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,10 +20,11 @@ from ratchet.domain.orders import Cancelled, Order
 from ratchet.domain.position import PositionStatus
 from ratchet.domain.signals import SignalRules
 from ratchet.engine import messages as m
+from ratchet.engine.oneshot import settle
 from ratchet.engine.pair_trader import PairTrader, TraderSettings
 from ratchet.engine.reconcile import reconcile
 from ratchet.marketdata.csvfile import demo_candle_files, pair_of, read_candles
-from ratchet.ports import OrderRecord, OrderRefused, StateBatch
+from ratchet.ports import OrderRecord, StateBatch
 from ratchet.sim.server import SimServer, SimSettings
 from ratchet.store.sql_store import SqlStore
 
@@ -41,44 +41,8 @@ async def drive(
     events: list[m.EngineEvent],
     now: float,
 ) -> None:
-    """Handle events and carry out commands one by one (a synchronous runtime)."""
-    queue = deque(events)
-    while queue:
-        decision = trader.handle(queue.popleft(), now)
-        if decision.batch:
-            await store.commit(decision.batch)
-        for command in decision.commands:
-            queue.extend(await carry_out(command, exchange))
-
-
-async def carry_out(command: m.EngineCommand, exchange: CoinbaseExchange) -> list[m.EngineEvent]:
-    if isinstance(command, m.RequestEntry):
-        return [m.EntryApproved(Decimal(1))]
-    if isinstance(command, m.PlaceOrder):
-        try:
-            report = await exchange.place_order(command.order)
-        except OrderRefused as exc:
-            return [m.OrderRefusedByExchange(command.order.client_order_id, exc.reason)]
-        return [m.OrderPlaced(command.order.client_order_id, report.exchange_order_id)]
-    if isinstance(command, m.CancelOrder):
-        assert command.order.exchange_order_id is not None
-        [result] = await exchange.cancel_orders([command.order.exchange_order_id])
-        return [m.CancelAnswered(command.order.client_order_id, result.success, result.reason)]
-    if isinstance(command, m.LookUpOrder):
-        found = await exchange.find_order(command.order.client_order_id)
-        return (
-            [m.OrderNotOnExchange(command.order.client_order_id)]
-            if found is None
-            else [m.OrderUpdated(found)]
-        )
-    assert isinstance(command, m.FetchFills) and command.order.exchange_order_id
-    fills = await exchange.list_fills(exchange_order_ids=[command.order.exchange_order_id])
-    report = await exchange.get_order(command.order.exchange_order_id)
-    return (
-        [m.FillsReported(tuple(fills)), m.OrderUpdated(report)]
-        if fills
-        else [m.OrderUpdated(report)]
-    )
+    """Handle events and carry out commands one by one; entries get 1 BTC."""
+    await settle(trader, exchange, store, events, now, entry_budget=Decimal(1))
 
 
 async def step_market(

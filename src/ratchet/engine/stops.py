@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ratchet.domain.ids import OrderRole
 from ratchet.domain.order_types import OrderStatus
@@ -224,12 +224,3 @@ class StopKeeper:
 
     def _audit(self, d: m.Decision, now: float, action: str, detail: str) -> None:
         d.batch.audit.append(AuditEntry(now, "engine", action, self._product.product_id, detail))
-
-    def describe(self) -> dict[str, Any]:
-        """Desired and confirmed levels and the unprotected times so far (for metrics)."""
-        return {
-            "desired": self.desired,
-            "confirmed": self.confirmed,
-            "replacing": self.retiring is not None,
-            "unprotected_max": max(self.unprotected, default=0.0),
-        }
