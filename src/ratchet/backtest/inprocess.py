@@ -77,6 +77,7 @@ class InProcessExchange:
 
     def __init__(self, engine: MatchingEngine) -> None:
         self.engine = engine
+        self._reported = 0  # sequence of the newest fill reported by updates()
 
     def place(self, order: Order, now: float) -> list[m.EngineEvent]:
         """Create the order; its ack or refusal, then any immediate fills."""
@@ -114,7 +115,10 @@ class InProcessExchange:
         if not changed:
             return []
         ids = list(dict.fromkeys(order.order_id for order in changed))
-        fills = self.engine.fills(order_ids=ids)
+        # only fills not reported yet: re-sending old ones would be ignored, but costs work
+        fills = [f for f in self.engine.fills(order_ids=ids) if f.sequence > self._reported]
+        if fills:
+            self._reported = max(f.sequence for f in fills)
         events: list[m.EngineEvent] = []
         if fills:
             events.append(m.FillsReported(tuple(fill_report(f) for f in fills)))
