@@ -91,7 +91,10 @@ class StopKeeper:
         if now < self._retry_at:
             return
         size = self._product.sell_size(position.quantity)
-        if position.status is not PositionStatus.OPEN or not self._product.can_carry_order(size):
+        # EXITING too: a stop that partly filled while being replaced leaves a remainder that
+        # must stay protected
+        held = position.status in (PositionStatus.OPEN, PositionStatus.EXITING)
+        if not held or not self._product.can_carry_order(size):
             return
         offset = (HUNDRED - self._settings.stop_limit_offset_pct) / HUNDRED
         limit = min(self.desired, self._product.sell_limit_price(self.desired * offset))

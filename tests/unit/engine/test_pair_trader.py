@@ -20,11 +20,12 @@ from ratchet.domain.order_types import (
     OrderStatus,
     OrderType,
 )
-from ratchet.domain.orders import Order
-from ratchet.domain.position import PositionStatus, TrailPolicy
+from ratchet.domain.orders import Fill, Order
+from ratchet.domain.position import Position, PositionStatus, TrailPolicy
 from ratchet.domain.signals import SignalRules
 from ratchet.engine import messages as m
 from ratchet.engine.pair_trader import PairTrader, TraderSettings
+from ratchet.engine.stops import StopKeeper
 from ratchet.ports import StateBatch
 from ratchet.sim.matching import MatchingEngine
 
@@ -348,3 +349,28 @@ def test_the_engine_alone_never_builds_a_market_order() -> None:
     # the Order type itself refuses a market order without an operator action
     with pytest.raises(OrderError):
         Order("rt-ETH-BTC-000001-exit-1", PAIR, OrderSide.SELL, OrderType.MARKET, D(1))
+
+
+def test_the_remainder_of_a_partly_filled_stop_is_protected_again_after_a_replace() -> None:
+    # Arrange: a position whose stop sold part of it while the stop was being replaced
+    keeper = StopKeeper(PRODUCT, quick_settings())
+    position = Position("ETH-BTC#000001", PRODUCT, TrailPolicy(D(2)))
+    position.on_entry_fill(Fill("t1", D("0.05000"), D(2)))
+    keeper.desire(position, position.on_entry_done() or D(0), 0.0, m.Decision())
+    position.on_exit_fill(Fill("t2", D("0.04900"), D(1)))  # EXITING, 1 left
+    decision = m.Decision()
+    made: list[Order] = []
+
+    def new_order(
+        role: object, side: OrderSide, kind: OrderType, size: D, **extra: object
+    ) -> Order:
+        order = Order(f"rt-ETH-BTC-000001-stop-{len(made) + 2}", PAIR, side, kind, size, **extra)  # type: ignore[arg-type]
+        made.append(order)
+        return order
+
+    # Act
+    keeper.place(position, 1.0, decision, new_order)
+    # Assert
+    [place] = [c for c in decision.commands if isinstance(c, m.PlaceOrder)]
+    assert place.order.order_type is OrderType.STOP_LIMIT
+    assert place.order.size == D(1)
