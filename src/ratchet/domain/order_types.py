@@ -59,10 +59,17 @@ _TERMINAL = frozenset(
 
 
 class OperatorCommand(Enum):
-    """The only operator commands that may send a market order."""
+    """What an operator asked for; only the exits may send a market order."""
 
     FORCE_EXIT = "force_exit"
     EMERGENCY_LIQUIDATION = "emergency_liquidation"
+    MANUAL_ENTRY = "manual_entry"
+    CANCEL = "cancel"
+
+    @property
+    def may_sell_at_market(self) -> bool:
+        """True for the operator exits, the only commands that may send a market order."""
+        return self in (OperatorCommand.FORCE_EXIT, OperatorCommand.EMERGENCY_LIQUIDATION)
 
 
 @dataclass(frozen=True, slots=True)

@@ -369,7 +369,7 @@ def _check_new_order(order: Order) -> None:
     if order.size <= ZERO:
         raise OrderError(f"{where}: size must be > 0, got {order.size}")
     if order.order_type is OrderType.MARKET:
-        if order.operator_action is None:
+        if order.operator_action is None or not order.operator_action.command.may_sell_at_market:
             raise OrderError(
                 f"{where}: a market order needs an explicit operator action (force-exit or "
                 "emergency liquidation); the engine never sends one on its own"

@@ -102,6 +102,23 @@ class ForceExitRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryRequestedByOperator:
+    """An operator asked for a limit-buy entry of ``size`` at ``price`` (risk gate passed)."""
+
+    price: Decimal
+    size: Decimal
+    action: OperatorAction
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequestedByOperator:
+    """An operator asked to cancel one working entry order."""
+
+    client_order_id: str
+    action: OperatorAction
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     """Time passed (for stop-replace intervals and other deadlines)."""
 
@@ -129,6 +146,8 @@ EngineEvent = (
     | TimerFired
     | OrderNotOnExchange
     | ForceExitRequested
+    | EntryRequestedByOperator
+    | CancelRequestedByOperator
 )
 
 

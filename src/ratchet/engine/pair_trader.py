@@ -8,7 +8,8 @@ The one rule: it never blocks and never awaits — :meth:`PairTrader.handle` ret
 commands are carried out), so live trading, paper trading and backtests run this same code.
 
 Events it takes: CandleClosed, PriceTick, OrderPlaced, OrderRefusedByExchange, OrderSendFailed,
-OrderUpdated, FillsReported, CancelAnswered, EntryApproved, EntryDenied, TimerFired.
+OrderUpdated, FillsReported, CancelAnswered, EntryApproved, EntryDenied, TimerFired, and the
+operator's requests (see :mod:`ratchet.engine.trader_operator`).
 Commands it gives: RequestEntry, PlaceOrder, CancelOrder, FetchFills.
 """
 
@@ -41,6 +42,7 @@ from ratchet.engine.forced_exit import ForcedExit
 from ratchet.engine.order_sync import apply_fill, apply_report
 from ratchet.engine.settings import TraderSettings
 from ratchet.engine.stops import StopKeeper
+from ratchet.engine.trader_operator import OperatorRequests
 from ratchet.ports import AuditEntry, OrderRecord, SignalRecord
 
 HUNDRED = Decimal(100)
@@ -65,7 +67,7 @@ def signal_record(pair: str, verdict: SignalDecision) -> SignalRecord:
     )
 
 
-class PairTrader:
+class PairTrader(OperatorRequests):
     """The life of one pair; see the module docstring for its events and commands."""
 
     def __init__(
@@ -87,6 +89,7 @@ class PairTrader:
         self._requested_price: Decimal | None = None
         self._exchange_filled: dict[str, Decimal] = {}
         self.forced: ForcedExit | None = None
+        self.last_signal: SignalRecord | None = None
         self._entry_candles = 0
         self._cooldown = 0
         self._now = 0.0
@@ -104,6 +107,8 @@ class PairTrader:
             m.TimerFired: self._on_timer,
             m.OrderNotOnExchange: self._on_not_on_exchange,
             m.ForceExitRequested: self._on_force_exit,
+            m.EntryRequestedByOperator: self._on_operator_entry,
+            m.CancelRequestedByOperator: self._on_operator_cancel,
         }
 
     def __repr__(self) -> str:
@@ -177,7 +182,8 @@ class PairTrader:
     # -- signals and entry -------------------------------------------------------------------
     def _on_candle(self, event: m.CandleClosed, d: m.Decision) -> None:
         verdict = self.signals.on_candle_closed(event.candle)
-        d.batch.signals.append(signal_record(self.pair, verdict))
+        self.last_signal = signal_record(self.pair, verdict)
+        d.batch.signals.append(self.last_signal)
         if self.entry is not None and self.entry.is_working:
             self._age_entry(d)
         if self.position is None and self._requested_price is None:
@@ -209,17 +215,22 @@ class PairTrader:
         if problems:
             self._audit(d, "entry skipped", f"budget {event.budget}: {'; '.join(problems)}")
             return
+        self._open_position(d)
+        self.entry = self._new_order(
+            OrderRole.ENTRY, OrderSide.BUY, OrderType.LIMIT, size, limit_price=price
+        )
+        self._send(self.entry, d)
+
+    def _open_position(self, d: m.Decision) -> Position:
+        """A new position (numbered after the last one), recorded in the batch."""
         self._sequence += 1
         self.position = Position(
             position_id(self.pair, self._sequence), self.product, self.settings.trail
         )
         self._order_seq = {}
         self._entry_candles = 0
-        self.entry = self._new_order(
-            OrderRole.ENTRY, OrderSide.BUY, OrderType.LIMIT, size, limit_price=price
-        )
         d.batch.positions.append(self.position)
-        self._send(self.entry, d)
+        return self.position
 
     def _on_entry_denied(self, event: m.EntryDenied, d: m.Decision) -> None:
         if self._requested_price is not None:
@@ -366,28 +377,6 @@ class PairTrader:
     def _on_timer(self, event: m.TimerFired, d: m.Decision) -> None:
         if self.position is not None:
             self.stops.maybe_replace(self.position, self._now, d, self._new_order)
-
-    # -- operator exit ----------------------------------------------------------------------
-    def _on_force_exit(self, event: m.ForceExitRequested, d: m.Decision) -> None:
-        position = self.position
-        if position is None or position.status.is_final or self.forced is not None:
-            self._audit(d, "force-exit ignored", "no position to exit, or one already exiting")
-            return
-        self.forced = ForcedExit(event.action)
-        self.forced.audit(d, self._now, self.pair, "force-exit requested")
-        self.stops.frozen = True
-        for order in [self.entry, *self.stops.orders()]:
-            if order is not None and order.is_working:
-                self._cancel(order, d, f"force-exit by {event.action.actor}")
-        self._continue_forced_exit(d)
-
-    def _continue_forced_exit(self, d: m.Decision) -> None:
-        if self.forced is None or self.position is None:
-            return
-        resting = [o for o in (self.entry, *self.stops.orders()) if o is not None]
-        self.forced.proceed(
-            self.position, resting, self.product, now=self._now, d=d, new_order=self._new_order
-        )
 
     # -- what an order's new state means for the position --------------------------------------
     def _settle(self, order: Order, d: m.Decision) -> None:

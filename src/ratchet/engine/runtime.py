@@ -23,8 +23,9 @@ from decimal import Decimal
 
 from ratchet.domain.candles import CANDLE_SECONDS
 from ratchet.domain.ids import ClientOrderId
+from ratchet.domain.metrics import ClosedTally, PortfolioMetrics, portfolio_metrics
 from ratchet.domain.money import ZERO
-from ratchet.domain.orders import OperatorAction
+from ratchet.domain.orders import OperatorAction, OperatorCommand
 from ratchet.domain.position import Position, PositionStatus
 from ratchet.domain.protections import ProtectionConfig, Protections
 from ratchet.domain.risk import Exposure, RiskGate
@@ -33,6 +34,7 @@ from ratchet.engine import messages as m
 from ratchet.engine.candle_closer import CandleCloser
 from ratchet.engine.pair_trader import PairTrader
 from ratchet.engine.reconcile import ReconcileReport, reconcile
+from ratchet.engine.risk_watch import RISK_ACTOR, RiskWatch
 from ratchet.engine.runtime_exec import CommandExecutor
 from ratchet.ports import (
     AuditEntry,
@@ -65,6 +67,11 @@ class RunHistory:
 
     closed: list[Position] = field(default_factory=list)
     stop_moves: dict[str, int] = field(default_factory=dict)
+    before: ClosedTally = field(default_factory=ClosedTally)  # closed in earlier runs
+
+    def tally(self) -> ClosedTally:
+        """Every closed round trip: earlier runs' and this run's."""
+        return self.before.add(self.closed)
 
     def take(self, batch: StateBatch) -> None:
         """Note what a committed batch finished."""
@@ -107,6 +114,10 @@ class Runtime:
         )
         self.market_time = 0.0
         self.reserved: dict[str, Decimal] = {}
+        self.last_prices: dict[str, Decimal] = {}
+        self.available: Decimal | None = None  # free quote currency at the last balance read
+        self.risk = RiskWatch(gate)
+        self._operator_entries: set[str] = set()  # budgets reserved for queued operator entries
         self._queues: dict[str, asyncio.Queue[m.EngineEvent]] = {
             pair: asyncio.Queue() for pair in self.traders
         }
@@ -208,7 +219,7 @@ class Runtime:
                 await self.store.commit(StateBatch(audit=notes))
             if decision.batch.fills and any(isinstance(c, m.PlaceOrder) for c in decision.commands):
                 failpoints.hit("after_fill")
-        self._settle_reservation(trader)
+        self._settle_reservation(trader, event)
         for command in decision.commands:
             self.stats.commands += 1
             self._executor.start(trader, command)
@@ -221,6 +232,17 @@ class Runtime:
                 for candle in self._closers[pair].advance(now):
                     self.post(pair, m.CandleClosed(candle))
                 self.post(pair, m.TimerFired(now))
+            await self._watch_risk(now)
+
+    async def _watch_risk(self, now: float) -> None:
+        findings = self.risk.look(self.metrics(), now)
+        if findings.audit:
+            await self.store.commit(StateBatch(audit=list(findings.audit)))
+        if findings.liquidate:
+            action = OperatorAction(
+                OperatorCommand.EMERGENCY_LIQUIDATION, RISK_ACTOR, findings.liquidate, int(now)
+            )
+            self.liquidate(action)
 
     # -- the feed ------------------------------------------------------------------------------
     async def _consume(self) -> None:
@@ -229,6 +251,7 @@ class Runtime:
                 ticker = event.ticker
                 if ticker.product_id in self.traders:
                     self.market_time = max(self.market_time, ticker.time)
+                    self.last_prices[ticker.product_id] = ticker.price
                     tick = m.PriceTick(ticker.price, ticker.time, time.perf_counter())
                     self.post(ticker.product_id, tick)
             elif isinstance(event, CandleEvent):
@@ -274,12 +297,36 @@ class Runtime:
             balances = await self.exchange.balances()
             quote = balances.get(self.quote_currency)
             available = quote.available if quote else ZERO
+            self.available = available
             available -= sum(self.reserved.values(), ZERO)
             verdict = self.gate.check(trader.pair, self.exposures(), available)
             if not verdict.approved:
                 return m.EntryDenied(verdict.reason)
             self.reserved[trader.pair] = verdict.budget
             return m.EntryApproved(verdict.budget)
+
+    async def reserve_entry(self, pair: str, cost: Decimal) -> str:
+        """Reserve ``cost`` for an operator's entry if the risk gate allows it; else say why.
+
+        The protections' pauses do not hold back an operator's explicit entry; the limits do.
+        """
+        async with self._gate_lock:
+            balances = await self.exchange.balances()
+            quote = balances.get(self.quote_currency)
+            available = quote.available if quote else ZERO
+            self.available = available
+            available -= sum(self.reserved.values(), ZERO)
+            verdict = self.gate.check(pair, self.exposures(), available)
+            if not verdict.approved:
+                return verdict.reason
+            if cost > verdict.budget:
+                return (
+                    f"the entry costs {cost} {self.quote_currency}, "
+                    f"the risk gate allows {verdict.budget}"
+                )
+            self.reserved[pair] = cost
+            self._operator_entries.add(pair)
+            return ""
 
     def _protect(self, batch: StateBatch) -> list[AuditEntry]:
         """Tell the protections about closed positions; audit any pause they start."""
@@ -294,6 +341,18 @@ class Runtime:
                     )
         return notes
 
+    def metrics(self) -> PortfolioMetrics:
+        """The portfolio now: deployed capital, P&L, concentration, drift."""
+        positions = [t.position for t in self.traders.values() if t.position is not None]
+        return portfolio_metrics(
+            self.gate.config,
+            self.quote_currency,
+            positions,
+            last_prices=self.last_prices,
+            closed=self.history.tally(),
+            available=self.available,
+        )
+
     def exposures(self) -> list[Exposure]:
         """Entry cost of every position, plus budgets reserved for entries being placed."""
         found = []
@@ -303,7 +362,14 @@ class Runtime:
             found.append(Exposure(pair, max(value, self.reserved.get(pair, ZERO))))
         return found
 
-    def _settle_reservation(self, trader: PairTrader) -> None:
+    def _settle_reservation(self, trader: PairTrader, event: m.EngineEvent) -> None:
+        """Free a budget once its entry is done, or never came (an operator's still queued)."""
+        pair = trader.pair
+        if pair not in self.reserved:
+            return
+        if isinstance(event, m.EntryRequestedByOperator):
+            self._operator_entries.discard(pair)
         entry = trader.entry
-        if trader.pair in self.reserved and (entry is None or entry.is_done):
-            self.reserved.pop(trader.pair, None)
+        waiting = pair in self._operator_entries or not trader.is_idle
+        if (entry is None and not waiting) or (entry is not None and entry.is_done):
+            self.reserved.pop(pair, None)

@@ -374,3 +374,79 @@ def test_the_remainder_of_a_partly_filled_stop_is_protected_again_after_a_replac
     [place] = [c for c in decision.commands if isinstance(c, m.PlaceOrder)]
     assert place.order.order_type is OrderType.STOP_LIMIT
     assert place.order.size == D(1)
+
+
+def test_an_operators_entry_is_a_limit_buy_that_arms_the_stop_once_filled() -> None:
+    # Arrange: indicators never agree, so only the operator can open a position
+    h = Harness(quick_settings(rules=SignalRules(rsi_below=1.0, min_confirmations=3)))
+    h.warm_up()
+    action = OperatorAction(OperatorCommand.MANUAL_ENTRY, "olga", "buy 1 at 0.05", 1)
+    now = START + 35 * CANDLE_SECONDS
+    # Act
+    h.feed([m.EntryRequestedByOperator(D("0.05000"), D(1), action)], now)
+    h.trade("0.04990", now + 5)
+    # Assert
+    [entry] = h.placed(OrderType.LIMIT)
+    assert entry.order.side is OrderSide.BUY and entry.order.size == D(1)
+    assert entry.order.operator_action == action
+    position = h.trader.position
+    assert position is not None and position.status is PositionStatus.OPEN
+    assert h.trader.stops.order is not None, "the filled entry is protected by a stop"
+    audit = [a for b in h.batches for a in b.audit if a.actor == "olga"]
+    assert any("manual entry" in a.detail for a in audit)
+
+
+def test_an_operators_entry_off_the_increments_or_on_a_busy_pair_is_refused_and_audited() -> None:
+    h = Harness(quick_settings())
+    h.warm_up()  # the strategy's own entry is working
+    action = OperatorAction(OperatorCommand.MANUAL_ENTRY, "olga", "buy", 1)
+    h.feed([m.EntryRequestedByOperator(D("0.05"), D(1), action)], START + 35 * CANDLE_SECONDS)
+    idle = Harness(quick_settings(rules=SignalRules(rsi_below=1.0, min_confirmations=3)))
+    idle.feed([m.EntryRequestedByOperator(D("0.050001"), D(1), action)], START)
+    assert len(h.placed(OrderType.LIMIT)) == 1  # only the strategy's entry
+    assert not idle.placed(OrderType.LIMIT)
+    refusals = [a.detail for x in (h, idle) for b in x.batches for a in b.audit]
+    assert any("refused: the pair is busy" in d for d in refusals)
+    assert any("refused" in d and "not a multiple of" in d for d in refusals)
+
+
+def test_an_operator_may_cancel_the_working_entry_but_never_the_stop() -> None:
+    # Arrange: a working entry
+    h = Harness(quick_settings())
+    h.warm_up()
+    entry = h.trader.entry
+    assert entry is not None and entry.is_working
+    action = OperatorAction(OperatorCommand.CANCEL, "olga", "cancel", 1)
+    now = START + 35 * CANDLE_SECONDS
+    # Act
+    h.feed([m.CancelRequestedByOperator(entry.client_order_id, action)], now)
+    # Assert: the entry is cancelled and the pair is free again
+    assert entry.status is OrderStatus.CANCELLED
+    assert h.trader.position is None
+    # Arrange: a new position with its stop resting
+    h2 = Harness(quick_settings())
+    h2.warm_up()
+    h2.trade("0.04990", now)
+    stop = h2.trader.stops.order
+    assert stop is not None and stop.is_working
+    # Act
+    h2.feed([m.CancelRequestedByOperator(stop.client_order_id, action)], now + 1)
+    # Assert: the stop still rests, and the refusal is audited
+    assert stop.is_working
+    assert not [c for c in h2.commands if isinstance(c, m.CancelOrder)]
+    refusal = [a.detail for b in h2.batches for a in b.audit if a.actor == "olga"]
+    assert any("refused" in d and "force-exit" in d for d in refusal)
+
+
+def test_only_the_operator_exits_may_carry_a_market_order() -> None:
+    for command in (OperatorCommand.MANUAL_ENTRY, OperatorCommand.CANCEL):
+        action = OperatorAction(command, "olga", "why not", 1)
+        with pytest.raises(OrderError, match="market order"):
+            Order(
+                "rt-ETH-BTC-000001-exit-1",
+                PAIR,
+                OrderSide.SELL,
+                OrderType.MARKET,
+                D(1),
+                operator_action=action,
+            )
