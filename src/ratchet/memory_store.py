@@ -35,16 +35,26 @@ class MemoryStore:
     async def commit(self, batch: StateBatch) -> None:
         """Apply one batch atomically (nothing else runs in between)."""
         async with self._lock:
-            for record in batch.orders:
-                self.orders[record.order.client_order_id] = copy.deepcopy(record)
-            for position in batch.positions:
-                self.positions[position.position_id] = copy.deepcopy(position)
-            for client_order_id, fill in batch.fills:
-                self.fills.setdefault(fill.trade_id, (client_order_id, fill))
-            self.stops.extend(batch.stops)
-            self.signals.extend(batch.signals)
-            self.audit.extend(batch.audit)
-            self.commits += 1
+            self._apply(batch)
+
+    def submit(self, batch: StateBatch) -> asyncio.Future[None]:
+        """Apply one batch now (in memory there is nothing to wait for)."""
+        self._apply(batch)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    def _apply(self, batch: StateBatch) -> None:
+        for record in batch.orders:
+            self.orders[record.order.client_order_id] = copy.deepcopy(record)
+        for position in batch.positions:
+            self.positions[position.position_id] = copy.deepcopy(position)
+        for client_order_id, fill in batch.fills:
+            self.fills.setdefault(fill.trade_id, (client_order_id, fill))
+        self.stops.extend(batch.stops)
+        self.signals.extend(batch.signals)
+        self.audit.extend(batch.audit)
+        self.commits += 1
 
     async def load(self, products: dict[str, Product]) -> StoredState:
         """Positions not final, their orders and the non-terminal ones."""

@@ -29,6 +29,7 @@ Store.load                     yes       positions not final and their orders (r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -265,6 +266,14 @@ class Store(Protocol):
     """
 
     async def commit(self, batch: StateBatch) -> None: ...
+
+    def submit(self, batch: StateBatch) -> asyncio.Future[None]:
+        """Snapshot ``batch`` now and queue its write after every earlier one (in order).
+
+        Await the future when the next step depends on it (write-ahead before a send); a batch
+        no command depends on may go on without waiting for the disk.
+        """
+        ...
 
     async def load(self, products: dict[str, Product]) -> StoredState: ...
 

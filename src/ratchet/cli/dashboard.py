@@ -11,7 +11,6 @@ from rich.text import Text
 
 from ratchet.domain.position import Position
 from ratchet.engine.runtime import Runtime
-from ratchet.sim.server import SimServer
 
 ZERO = Decimal(0)
 
@@ -20,14 +19,22 @@ def _short(value: Decimal | None, places: int = 8) -> str:
     return "" if value is None else f"{value:.{places}f}"
 
 
-def render_dashboard(runtime: Runtime, sim: SimServer) -> Group:
-    """Positions, stops and P&L per pair, with the replay's progress."""
+def render_dashboard(runtime: Runtime, progress: float | None = None) -> Group:
+    """Portfolio figures, then positions, stops and P&L per pair (``progress``: of a replay)."""
     when = datetime.fromtimestamp(runtime.now(), UTC).strftime("%Y-%m-%d %H:%M")
-    progress = 100 * sim.legs_done / max(1, sim.legs_total)
+    replay = f" · replay {progress:5.1f}%" if progress is not None else ""
     header = Text(
-        f"market time {when} UTC · replay {progress:5.1f}% · events {runtime.stats.events} · "
+        f"market time {when} UTC{replay} · events {runtime.stats.events} · "
         f"commits {runtime.stats.commits}",
         style="bold",
+    )
+    metrics = runtime.metrics()
+    rate = f"{100 * metrics.win_rate:.0f}%" if metrics.win_rate is not None else "-"
+    figures = Text(
+        f"deployed {_short(metrics.deployed)} {metrics.quote_currency} "
+        f"({metrics.deployed_pct:.1f}% of capital) · realised {_short(metrics.realized_pnl)} · "
+        f"unrealised {_short(metrics.unrealized_pnl)} · win rate {rate} "
+        f"({metrics.closed_trades} closed) · top concentration {metrics.top_concentration_pct:.0f}%"
     )
     table = Table(header_style="bold", expand=False)
     for column in (
@@ -45,7 +52,7 @@ def render_dashboard(runtime: Runtime, sim: SimServer) -> Group:
     realised = _realised_by_pair(runtime.history.closed)
     for pair, trader in sorted(runtime.traders.items()):
         position = trader.position
-        last = sim.engine.last_price(pair)
+        last = runtime.last_prices.get(pair)
         state = (
             position.status.name if position else ("ENTRY ASKED" if not trader.is_idle else "idle")
         )
@@ -60,7 +67,7 @@ def render_dashboard(runtime: Runtime, sim: SimServer) -> Group:
             _short(position.unrealized_pnl(last) if position and last else None),
             _short(realised.get(pair, ZERO)),
         )
-    return Group(header, table)
+    return Group(header, figures, table)
 
 
 def _realised_by_pair(closed: list[Position]) -> dict[str, Decimal]:
@@ -75,7 +82,7 @@ def render_summary(runtime: Runtime) -> Table:
     closed: dict[str, list[Position]] = {}
     for position in runtime.history.closed:
         closed.setdefault(position.pair, []).append(position)
-    table = Table(title="paper trading summary", header_style="bold")
+    table = Table(title="trading summary (this run)", header_style="bold")
     for column in (
         "pair",
         "trades",

@@ -71,6 +71,11 @@ class PortfolioMetrics:
         return self.deployed * HUNDRED / self.total_capital
 
     @property
+    def drawdown_pct(self) -> Decimal:
+        """The loss as a share of total capital (%; zero when in profit)."""
+        return min(self.pnl_pct, ZERO)
+
+    @property
     def pnl_pct(self) -> Decimal:
         """Realized plus unrealized P&L as a share of total capital (%; negative: a loss)."""
         return (self.realized_pnl + self.unrealized_pnl) * HUNDRED / self.total_capital

@@ -173,6 +173,11 @@ class EngineControl:
             self.runtime.history.before = ClosedTally().add(closed)
 
     # -- reads -------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """True while the runtime's workers run (for the health check)."""
+        return self.runtime.running
+
     def portfolio(self) -> PortfolioMetrics:
         """Capital deployed and available, P&L, win rate, concentration, exposure, drift."""
         return self.runtime.metrics()
@@ -293,9 +298,7 @@ class EngineControl:
 
     async def liquidate(self, actor: str, reason: str) -> None:
         """Queue the force-exit of every position (emergency liquidation)."""
-        action = self._action(OperatorCommand.EMERGENCY_LIQUIDATION, actor, reason)
-        await self.audit(actor, "emergency liquidation", "portfolio", reason)
-        self.runtime.liquidate(action)
+        self.runtime.liquidate(self._action(OperatorCommand.EMERGENCY_LIQUIDATION, actor, reason))
 
     async def audit(self, actor: str, action: str, subject: str, detail: str) -> None:
         """Write one audit entry now."""

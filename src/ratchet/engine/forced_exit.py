@@ -23,12 +23,24 @@ if TYPE_CHECKING:
 NewOrder = Callable[..., Order]
 
 
+MAX_MARKET_SELLS = 5  # then the remainder is protected by a stop again, and the operator told
+RESELL_AFTER = 2.0  # seconds between market sells, so that the book can fill up again
+
+
 class ForcedExit:
-    """An operator's exit of one position, from request to the market sell."""
+    """An operator's exit of one position, from request to the market sell(s).
+
+    A market sell that fills only in part (thin book, IOC) is followed by another for what is
+    left, once its fills are counted and :data:`RESELL_AFTER` seconds have passed; after :data:`MAX_MARKET_SELLS` the exit gives up and the
+    trader protects the remainder with a stop again — never a position left bare.
+    """
 
     def __init__(self, action: OperatorAction) -> None:
         self.action = action
         self.order: Order | None = None
+        self.sells = 0
+        self.sent_at = float("-inf")
+        self.gave_up = False
 
     def audit(self, d: m.Decision, now: float, pair: str, what: str) -> None:
         """An audit entry in the operator's name."""
@@ -46,21 +58,38 @@ class ForcedExit:
         now: float,
         d: m.Decision,
         new_order: NewOrder,
+        fills_pending: bool = False,
     ) -> None:
-        """Sell at market once nothing rests any more (call again after every order change)."""
-        if self.order is not None or any(not order.is_done for order in resting):
+        """Sell at market once nothing rests any more (call again after every order change).
+
+        ``fills_pending``: the exchange reported fills of the last sell not counted yet.
+        """
+        if any(not order.is_done for order in resting) or self.gave_up:
+            return
+        if self.order is not None and (not self.order.is_done or fills_pending):
+            return
+        if now < self.sent_at + RESELL_AFTER:
             return
         if position.status not in (PositionStatus.OPEN, PositionStatus.EXITING):
             return
+        pair = product.product_id
         size = product.sell_size(position.quantity)
         if not product.can_carry_order(size):
+            self.audit(d, now, pair, f"nothing to sell: {position.quantity} is below the minimum")
+            self.gave_up = True
+            return
+        if self.sells >= MAX_MARKET_SELLS:
             self.audit(
                 d,
                 now,
-                product.product_id,
-                f"nothing to sell: {position.quantity} is below the minimum order",
+                pair,
+                f"force-exit stopped after {self.sells} market sells: {position.quantity} left, "
+                "protected by a stop again",
             )
+            self.gave_up = True
             return
+        self.sells += 1
+        self.sent_at = now
         self.order = new_order(
             OrderRole.EXIT,
             OrderSide.SELL,
@@ -69,7 +98,8 @@ class ForcedExit:
             operator_action=self.action,
             time_in_force=TimeInForce.IOC,
         )
-        self.audit(d, now, product.product_id, f"market sell of {size} sent")
+        again = " (the rest after a partial fill)" if self.sells > 1 else ""
+        self.audit(d, now, pair, f"market sell of {size} sent{again}")
         d.batch.orders.append(OrderRecord(self.order, position.position_id, now, now))
         d.batch.positions.append(position)
         d.commands.append(m.PlaceOrder(self.order))

@@ -164,8 +164,10 @@ class PairTrader(OperatorRequests):
             if parsed.role is OrderRole.ENTRY:
                 self.entry = order
             elif order.operator_action is not None:
-                self.forced = ForcedExit(order.operator_action)
+                if self.forced is None:
+                    self.forced = ForcedExit(order.operator_action)
                 self.forced.order = order
+                self.forced.sells += 1
                 self.stops.frozen = True
             else:
                 stops.append(order)
@@ -368,6 +370,9 @@ class PairTrader(OperatorRequests):
     def _on_tick(self, event: m.PriceTick, d: m.Decision) -> None:
         if self.position is None:
             return
+        if self.forced is not None:
+            self._continue_forced_exit(d)  # a partly filled market sell goes on for the rest
+            return
         moved = self.position.on_price(event.price)
         if moved is not None:
             d.batch.positions.append(self.position)
@@ -375,7 +380,9 @@ class PairTrader(OperatorRequests):
         self.stops.maybe_replace(self.position, self._now, d, self._new_order)
 
     def _on_timer(self, event: m.TimerFired, d: m.Decision) -> None:
-        if self.position is not None:
+        if self.forced is not None:
+            self._continue_forced_exit(d)
+        elif self.position is not None:
             self.stops.maybe_replace(self.position, self._now, d, self._new_order)
 
     # -- what an order's new state means for the position --------------------------------------
@@ -420,6 +427,10 @@ class PairTrader(OperatorRequests):
         self.forced = None
         self.stops.reset()
         self._cooldown = self.settings.cooldown_candles
+
+    def _reported_filled(self, order: Order) -> Decimal:
+        """The filled size the exchange last reported for ``order``."""
+        return self._exchange_filled.get(order.client_order_id, ZERO)
 
     def _audit(self, d: m.Decision, action: str, detail: str) -> None:
         d.batch.audit.append(AuditEntry(self._now, "engine", action, self.pair, detail))

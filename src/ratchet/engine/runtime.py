@@ -131,6 +131,11 @@ class Runtime:
     def __repr__(self) -> str:
         return f"Runtime(pairs={len(self.traders)}, events={self.stats.events})"
 
+    @property
+    def running(self) -> bool:
+        """True between :meth:`run`'s start and its end."""
+        return bool(self._tasks)
+
     def now(self) -> float:
         """Market time: the newest ticker time seen, else the wall clock."""
         return self.market_time or time.time()
@@ -211,12 +216,18 @@ class Runtime:
         if self.tick_latencies is not None and isinstance(event, m.PriceTick) and event.received:
             self.tick_latencies.append(time.perf_counter() - event.received)
         if decision.batch:
-            await self.store.commit(decision.batch)
+            # write-ahead: a batch that commands depend on is on disk before they run; the
+            # others are written in order behind it while the pair goes on (the writer is FIFO)
+            written = self.store.submit(decision.batch)
             self.stats.commits += 1
             self.history.take(decision.batch)
             notes = self._protect(decision.batch)
             if notes:
-                await self.store.commit(StateBatch(audit=notes))
+                written = self.store.submit(StateBatch(audit=notes))
+            if decision.commands:
+                await asyncio.shield(written)
+            else:
+                written.add_done_callback(_report_write_failure)
             if decision.batch.fills and any(isinstance(c, m.PlaceOrder) for c in decision.commands):
                 failpoints.hit("after_fill")
         self._settle_reservation(trader, event)
@@ -373,3 +384,9 @@ class Runtime:
         waiting = pair in self._operator_entries or not trader.is_idle
         if (entry is None and not waiting) or (entry is not None and entry.is_done):
             self.reserved.pop(pair, None)
+
+
+def _report_write_failure(written: asyncio.Future[None]) -> None:
+    """Log (loudly) a write nobody awaited that failed; the next awaited one fails too."""
+    if not written.cancelled() and written.exception() is not None:
+        log.error("state write failed", exc_info=written.exception())

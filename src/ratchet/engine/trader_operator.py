@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ratchet.domain.ids import OrderRole
 from ratchet.domain.orders import OperatorAction, Order, OrderSide, OrderType
+from ratchet.domain.position import PositionStatus
 from ratchet.engine import messages as m
 from ratchet.engine.forced_exit import ForcedExit
 from ratchet.ports import AuditEntry
@@ -46,6 +47,7 @@ class OperatorRequests:
         def _send(self, order: Order, d: m.Decision) -> None: ...
         def _cancel(self, order: Order, d: m.Decision, why: str) -> None: ...
         def _audit(self, d: m.Decision, action: str, detail: str) -> None: ...
+        def _reported_filled(self, order: Order) -> Decimal: ...
 
     def _operator_audit(
         self, d: m.Decision, action: OperatorAction, what: str, subject: str = ""
@@ -92,8 +94,13 @@ class OperatorRequests:
 
     def _on_force_exit(self, event: m.ForceExitRequested, d: m.Decision) -> None:
         position = self.position
-        if position is None or position.status.is_final or self.forced is not None:
-            self._audit(d, "force-exit ignored", "no position to exit, or one already exiting")
+        if self.forced is not None and position is not None:
+            # one under way (perhaps restored after a restart): make sure it goes on
+            self._audit(d, "force-exit already under way", f"asked again by {event.action.actor}")
+            self._continue_forced_exit(d)
+            return
+        if position is None or position.status.is_final:
+            self._audit(d, "force-exit ignored", "no position to exit")
             return
         self.forced = ForcedExit(event.action)
         self.forced.audit(d, self._now, self.pair, "force-exit requested")
@@ -104,9 +111,22 @@ class OperatorRequests:
         self._continue_forced_exit(d)
 
     def _continue_forced_exit(self, d: m.Decision) -> None:
-        if self.forced is None or self.position is None:
+        forced, position = self.forced, self.position
+        if forced is None or position is None:
             return
         resting = [o for o in (self.entry, *self.stops.orders()) if o is not None]
-        self.forced.proceed(
-            self.position, resting, self.product, now=self._now, d=d, new_order=self._new_order
+        last = forced.order
+        pending = last is not None and last.filled_size < self._reported_filled(last)
+        forced.proceed(
+            position,
+            resting,
+            self.product,
+            now=self._now,
+            d=d,
+            new_order=self._new_order,
+            fills_pending=pending,
         )
+        if forced.gave_up and position.status in (PositionStatus.OPEN, PositionStatus.EXITING):
+            self.forced = None
+            self.stops.frozen = False
+            self.stops.place(position, self._now, d, self._new_order)

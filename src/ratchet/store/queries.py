@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.engine import Connection
 
 from ratchet.domain.money import Product
@@ -170,3 +170,41 @@ def signal_records(database: Database, pair: str, *, since: int = 0) -> list[Sig
 def _products(connection: Connection) -> dict[str, Product]:
     rows = connection.execute(select(products)).mappings()
     return {row["product_id"]: codec.product_from_row(row) for row in rows}
+
+
+def known_pairs(database: Database) -> list[str]:
+    """Every pair the database has seen (a product, an order or a signal), sorted."""
+    with database.read() as connection:
+        found = set(connection.execute(select(products.c.product_id)).scalars())
+        found.update(connection.execute(select(orders.c.product_id).distinct()).scalars())
+        found.update(connection.execute(select(signals.c.pair).distinct()).scalars())
+    return sorted(found)
+
+
+def latest_signals(database: Database) -> dict[str, SignalRecord]:
+    """The newest recorded verdict of each pair (the last closed candle the engine saw)."""
+    newest = (
+        select(signals.c.pair, func.max(signals.c.start).label("start"))
+        .group_by(signals.c.pair)
+        .subquery()
+    )
+    query = (
+        select(signals)
+        .join(newest, and_(signals.c.pair == newest.c.pair, signals.c.start == newest.c.start))
+        .order_by(signals.c.id)
+    )
+    with database.read() as connection:
+        rows = connection.execute(query).mappings().all()
+    return {row["pair"]: codec.signal_from_row(row) for row in rows}
+
+
+def confirmed_stops(database: Database) -> dict[str, Decimal]:
+    """Each position's latest stop level confirmed by the exchange (positions without one are
+    left out)."""
+    query = (
+        select(stop_history.c.position_id, stop_history.c.confirmed)
+        .where(stop_history.c.confirmed.is_not(None))
+        .order_by(stop_history.c.time, stop_history.c.id)
+    )
+    with database.read() as connection:
+        return {row.position_id: row.confirmed for row in connection.execute(query)}

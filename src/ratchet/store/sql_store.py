@@ -99,6 +99,13 @@ class SqlStore:
         if batch:
             await self._run(self.repository.write, encode_batch(batch, self._clock()))
 
+    def submit(self, batch: StateBatch) -> asyncio.Future[None]:
+        """Snapshot ``batch`` now; write it on the writer thread after every earlier write."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        encoded = encode_batch(batch, self._clock())
+        return asyncio.wrap_future(self._executor.submit(self.repository.write, encoded))
+
     async def load(self, products: dict[str, Product]) -> StoredState:
         """What a restart hydrates (see :meth:`Repository.load`)."""
         return await self._run(self.repository.load, dict(products))

@@ -450,3 +450,47 @@ def test_only_the_operator_exits_may_carry_a_market_order() -> None:
                 D(1),
                 operator_action=action,
             )
+
+
+def test_a_force_exit_that_fills_in_part_sells_the_rest_with_another_market_order() -> None:
+    # Arrange: an open position in a market that trades little
+    h = Harness(quick_settings())
+    h.warm_up()
+    now = START + 35 * CANDLE_SECONDS
+    h.trade("0.04990", now)
+    position = h.trader.position
+    assert position is not None and position.status is PositionStatus.OPEN
+    held = position.quantity
+    h.trade("0.04995", now + 1, volume="4")  # only 4 trade at a time now
+    action = OperatorAction(OperatorCommand.FORCE_EXIT, "alice", "leaving", 1)
+    # Act
+    h.feed([m.ForceExitRequested(action)], now + 2)
+    for step in range(3, 40):
+        if h.trader.position is None:
+            break
+        h.trade("0.04995", now + 3 * step, volume="4")
+    # Assert: every market sell was the operator's, and together they sold everything
+    sells = [c.order for c in h.placed(OrderType.MARKET)]
+    assert len(sells) > 1, "the first market sell filled only in part"
+    assert all(o.operator_action == action for o in sells)
+    assert sum(o.filled_size for o in sells) == PRODUCT.sell_size(held)
+    assert position.status is PositionStatus.CLOSED
+
+
+def test_a_force_exit_that_cannot_sell_everything_protects_the_rest_with_a_stop_again() -> None:
+    h = Harness(quick_settings())
+    h.warm_up()
+    now = START + 35 * CANDLE_SECONDS
+    h.trade("0.04990", now)
+    h.trade("0.04995", now + 1, volume="1")
+    action = OperatorAction(OperatorCommand.FORCE_EXIT, "alice", "leaving", 1)
+    h.feed([m.ForceExitRequested(action)], now + 2)
+    for step in range(1, 20):
+        h.trade("0.04995", now + 2 + 3 * step, volume="1")
+    position = h.trader.position
+    assert position is not None and position.quantity > 0
+    assert len(h.placed(OrderType.MARKET)) == 5  # MAX_MARKET_SELLS
+    stop = h.trader.stops.order
+    assert stop is not None and stop.is_working and stop.size == position.quantity
+    audit = [a.detail for b in h.batches for a in b.audit if a.actor == "alice"]
+    assert any("protected by a stop again" in d for d in audit)
