@@ -145,8 +145,11 @@ def _run_live(settings: RatchetConfig, confirmed: bool, show: bool, web: WebOpti
         lock = EngineLock.acquire(url)
     except EngineRunning as exc:
         _fail(str(exc), EXIT_FAILED)
+    except StoreError as exc:
+        _fail(f"store.url: {exc}")
     try:
-        configure_logging(Path("state/ratchet.log"))
+        log_file = lock.path.with_name("ratchet.log") if lock.path else Path("state/ratchet.log")
+        configure_logging(log_file)
         asyncio.run(_live(settings, credentials, lock, confirmed, show, web))
     finally:
         lock.release()

@@ -31,8 +31,9 @@ class ForcedExit:
     """An operator's exit of one position, from request to the market sell(s).
 
     A market sell that fills only in part (thin book, IOC) is followed by another for what is
-    left, once its fills are counted and :data:`RESELL_AFTER` seconds have passed; after :data:`MAX_MARKET_SELLS` the exit gives up and the
-    trader protects the remainder with a stop again — never a position left bare.
+    left, once its fills are counted and :data:`RESELL_AFTER` seconds have passed; after
+    :data:`MAX_MARKET_SELLS` the exit gives up and the trader protects the remainder with a
+    stop again — never a position left bare.
     """
 
     def __init__(self, action: OperatorAction) -> None:
