@@ -44,6 +44,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/reconcile.py
 	$(BIN)/python bench/live_paper.py
+	$(BIN)/python bench/backtest_vs_peers.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -176,6 +176,7 @@ class StrategySection(Section):
     entry_ttl_candles: Count = 3
     stop_limit_offset_pct: OffsetPct = Decimal("0.5")
     min_stop_interval: NonNegative = Decimal(5)
+    stranded_stop_after: NonNegative = Decimal(30)
     cooldown_candles: Candles = 0
 
 
@@ -195,6 +196,7 @@ class PairSection(Section):
     entry_ttl_candles: Count | None = None
     stop_limit_offset_pct: OffsetPct | None = None
     min_stop_interval: NonNegative | None = None
+    stranded_stop_after: NonNegative | None = None
     cooldown_candles: Candles | None = None
 
 
@@ -268,6 +270,7 @@ class RatchetConfig(Section):
             entry_ttl_candles=s.entry_ttl_candles,
             stop_limit_offset_pct=s.stop_limit_offset_pct,
             min_stop_interval=float(s.min_stop_interval),
+            stranded_stop_after=float(s.stranded_stop_after),
             cooldown_candles=s.cooldown_candles,
         )
 

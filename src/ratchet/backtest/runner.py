@@ -1,30 +1,47 @@
 """Run the live engine code (``PairTrader``) over recorded candles, on a virtual clock.
 
 Each pair trades alone on its own in-process matching core (its own account, as the peers'
-benchmarks do). A candle is replayed as its four price legs; every leg is a tick for the
-trader, and when a candle's last leg has traded the trader gets ``CandleClosed`` at the
-candle's end. Commands are carried out at once and their results fed back until the trader is
-quiet, exactly as the live runtime does with the real adapter.
+benchmarks do). A candle is replayed as its four price legs (:func:`ratchet.sim.replay.candle_path`)
+and every leg is a tick for the trader. A candle is closed for the trader the way the live feed
+closes it: when the first leg of the *next* candle has traded (its update proves the bucket
+over), so an entry sent at a close meets the market after the next open, as it does in paper and
+live trading. The last candle is closed after its own legs. Commands are carried out at once and
+their results fed back until the trader is quiet, as the live runtime does with the adapter.
+
+Per candle the run records the equity (quote + base marked at the close), whether the pair held
+base at any leg (exposure) and the stop resting at the close: the inputs of
+:mod:`ratchet.backtest.stats` and the report's charts.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from statistics import median
+from typing import Protocol
 
 from ratchet.backtest.inprocess import InProcessExchange
 from ratchet.domain.candles import CANDLE_SECONDS, Candle
-from ratchet.domain.money import Product
+from ratchet.domain.money import ZERO, Product
 from ratchet.domain.position import Position, PositionStatus
 from ratchet.engine import messages as m
 from ratchet.engine.pair_trader import PairTrader, TraderSettings
-from ratchet.ports import StateBatch
 from ratchet.sim.matching import MatchingEngine
 from ratchet.sim.products import product_for
-from ratchet.sim.replay import candle_path
+from ratchet.sim.replay import LEG_OFFSETS
+
+DEFAULT_PARTICIPATION = Decimal("0.25")
+"""Share of a leg's volume our fills may take: the simulator's default (``SimSettings``)."""
+FOUR = Decimal(4)
+THREE = Decimal(3)
+
+
+class Gate(Protocol):
+    """Answers an entry request: how much quote it may spend, given what is available."""
+
+    def budget(self, available: Decimal) -> Decimal:
+        """What an entry may spend (<= 0: denied)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +57,22 @@ class FixedFractionGate:
 
 @dataclass(slots=True)
 class PairResult:
-    """What one pair's run produced."""
+    """What one pair's run produced: positions, their times, and the per-candle curves."""
 
     pair: str
+    cash: Decimal = ZERO
     positions: dict[str, Position] = field(default_factory=dict)
-    batches: int = 0
+    entry_times: dict[str, float] = field(default_factory=dict)  # first entry fill
+    exit_times: dict[str, float] = field(default_factory=dict)  # when it closed
+    starts: list[int] = field(default_factory=list)  # candle starts
+    closes: list[Decimal] = field(default_factory=list)  # candle closes
+    equity: list[Decimal] = field(default_factory=list)  # quote + base at each close
+    stops: list[Decimal | None] = field(default_factory=list)  # resting stop at each close
+    exposed: int = 0  # candles during which base was held (after any leg)
     fills: int = 0
-    final_quote: Decimal = Decimal(0)
-    final_base: Decimal = Decimal(0)
-    last_price: Decimal = Decimal(0)
+    final_quote: Decimal = ZERO
+    final_base: Decimal = ZERO
+    last_price: Decimal = ZERO
 
     @property
     def closed(self) -> list[Position]:
@@ -56,12 +80,17 @@ class PairResult:
         return [p for p in self.positions.values() if p.status is PositionStatus.CLOSED]
 
     @property
-    def entries(self) -> int:
-        """Positions whose entry filled (closed or still open)."""
-        return sum(1 for p in self.positions.values() if p.entry_size > 0)
+    def traded(self) -> list[Position]:
+        """Positions whose entry filled (closed or still open), in order."""
+        return [p for p in self.positions.values() if p.entry_size > 0]
 
     @property
-    def equity(self) -> Decimal:
+    def entries(self) -> int:
+        """Positions whose entry filled (closed or still open)."""
+        return len(self.traded)
+
+    @property
+    def equity_now(self) -> Decimal:
         """Quote balance plus what is held, marked at the last price."""
         return self.final_quote + self.final_base * self.last_price
 
@@ -73,12 +102,18 @@ def run_pair(
     *,
     product: Product | None = None,
     cash: Decimal = Decimal(10_000),
-    gate: FixedFractionGate | None = None,
+    gate: Gate | None = None,
     maker_fee_rate: Decimal = Decimal("0.004"),
     taker_fee_rate: Decimal = Decimal("0.006"),
-    participation: Decimal = Decimal(1),
+    participation: Decimal = DEFAULT_PARTICIPATION,
+    slippage: Decimal = ZERO,
 ) -> PairResult:
-    """Backtest one pair alone with ``cash`` of its quote currency."""
+    """Backtest one pair alone with ``cash`` of its quote currency.
+
+    Fees, ``participation`` (the share of each leg's volume our fills may take) and
+    ``slippage`` (a fraction, on taker fills) are the matching core's; the defaults are the
+    simulator's, so a backtest and a paper run agree.
+    """
     product = product or product_for(pair, median(c.close for c in candles))
     engine = MatchingEngine(
         [product],
@@ -86,73 +121,134 @@ def run_pair(
         maker_fee_rate=maker_fee_rate,
         taker_fee_rate=taker_fee_rate,
         participation=participation,
+        slippage=slippage,
     )
-    exchange = InProcessExchange(engine)
-    trader = PairTrader(product, settings)
-    gate = gate or FixedFractionGate()
-    result = PairResult(pair)
-    for candle in candles:
-        for leg in candle_path(candle, pair):
-            engine.market_move(pair, leg.price, leg.volume, leg.time, gap=leg.gap)
-            events: list[m.EngineEvent] = exchange.updates()
-            events.append(m.PriceTick(leg.price, leg.time))
-            _drive(trader, exchange, gate, events, now=leg.time, result=result)
-        end = float(candle.start + CANDLE_SECONDS)
-        _drive(trader, exchange, gate, [m.CandleClosed(candle)], now=end, result=result)
-    account_quote = engine.account(product.quote_currency)
-    account_base = engine.account(product.base_currency)
-    result.final_quote = account_quote.total if account_quote else Decimal(0)
-    result.final_base = account_base.total if account_base else Decimal(0)
-    result.last_price = candles[-1].close if candles else Decimal(0)
+    run = _Run(pair, product, engine, PairTrader(product, settings), gate or FixedFractionGate())
+    run.result.cash = cash
+    run.replay(candles)
+    result = run.result
+    result.final_quote = engine.balance(product.quote_currency)
+    result.final_base = engine.balance(product.base_currency)
+    result.last_price = candles[-1].close if candles else ZERO
     result.fills = len(engine.fills())
     return result
 
 
-def _drive(
-    trader: PairTrader,
-    exchange: InProcessExchange,
-    gate: FixedFractionGate,
-    events: list[m.EngineEvent],
-    *,
-    now: float,
-    result: PairResult,
-) -> None:
-    queue: deque[m.EngineEvent] = deque(events)
-    while queue:
-        decision = trader.handle(queue.popleft(), now)
-        _collect(decision.batch, result)
-        for command in decision.commands:
-            queue.extend(_execute(command, exchange, gate, trader, now))
+class _Run:
+    """One pair's replay: the market legs, the trader's events, the per-candle records."""
+
+    def __init__(
+        self,
+        pair: str,
+        product: Product,
+        engine: MatchingEngine,
+        trader: PairTrader,
+        gate: Gate,
+    ) -> None:
+        self.pair = pair
+        self.engine = engine
+        self.exchange = InProcessExchange(engine)
+        self.trader = trader
+        self.gate = gate
+        self.quote = product.quote_currency
+        self.base = product.base_currency
+        self.result = PairResult(pair)
+
+    def replay(self, candles: Sequence[Candle]) -> None:
+        """Every candle's legs; each candle closed once the next one's open has traded."""
+        previous: Candle | None = None
+        for candle in candles:
+            self._candle(candle, previous)
+            previous = candle
+        if previous is not None:
+            self._drive([m.CandleClosed(previous)], float(previous.start + CANDLE_SECONDS))
+
+    def _candle(self, candle: Candle, previous: Candle | None) -> None:
+        engine, start, held = self.engine, candle.start, self._held
+        volume = candle.volume
+        quarter = volume / FOUR
+        # the open: a gap from the previous close; then the previous candle is known closed
+        self._leg(candle.open, quarter, float(start), True)
+        exposed = held()
+        if previous is not None:
+            self._drive([m.CandleClosed(previous)], float(start))
+        last = volume - quarter * THREE
+        if self.trader.position is None and not engine.has_open(self.pair):
+            # no position and nothing rests: the middle legs only move the price
+            self._leg(candle.close, last, float(start + LEG_OFFSETS[3]), False)
+        else:
+            low, high = candle.low, candle.high
+            low_first = candle.open - low <= high - candle.open
+            self._leg(low if low_first else high, quarter, float(start + LEG_OFFSETS[1]), False)
+            exposed = exposed or held()
+            self._leg(high if low_first else low, quarter, float(start + LEG_OFFSETS[2]), False)
+            exposed = exposed or held()
+            self._leg(candle.close, last, float(start + LEG_OFFSETS[3]), False)
+        if exposed or held():
+            self.result.exposed += 1
+        self._mark(candle)
+
+    def _held(self) -> bool:
+        return self.engine.balance(self.base) > ZERO
+
+    def _leg(self, price: Decimal, volume: Decimal, now: float, gap: bool) -> None:
+        engine = self.engine
+        engine.move(self.pair, price, volume, now, gap=gap)
+        events = self.exchange.updates() if engine.has_updates() else []
+        if self.trader.position is not None:  # a tick changes nothing for an idle trader
+            events.append(m.PriceTick(price, now))
+        if events:
+            self._drive(events, now)
+
+    def _mark(self, candle: Candle) -> None:
+        """Record the candle's close (after its last leg): equity marked at it, the stop resting."""
+        result, engine = self.result, self.engine
+        base = engine.balance(self.base)
+        quote = engine.balance(self.quote)
+        result.starts.append(candle.start)
+        result.closes.append(candle.close)
+        result.equity.append(quote + base * candle.close if base else quote)
+        result.stops.append(self.trader.stops.confirmed if self.trader.position else None)
+
+    def _drive(self, events: list[m.EngineEvent], now: float) -> None:
+        """Hand the events to the trader, then the results of its commands, until it is quiet."""
+        handle, execute, result = self.trader.handle, self._execute, self.result
+        queue = events  # first in, first out: read by index, results appended behind
+        index = 0
+        while index < len(queue):
+            decision = handle(queue[index], now)
+            index += 1
+            if decision.batch.positions:
+                _collect(decision.batch.positions, result, now)
+            for command in decision.commands:
+                queue.extend(execute(command, now))
+
+    def _execute(self, command: m.EngineCommand, now: float) -> list[m.EngineEvent]:
+        exchange = self.exchange
+        if isinstance(command, m.PlaceOrder):
+            return exchange.place(command.order, now)
+        if isinstance(command, m.CancelOrder):
+            return exchange.cancel(command.order, now)
+        if isinstance(command, m.FetchFills):
+            return exchange.fills_of(command.order)
+        if isinstance(command, m.LookUpOrder):
+            return exchange.look_up(command.order)
+        account = self.engine.account(self.quote)
+        available = account.available if account else ZERO
+        budget = self.gate.budget(available)
+        if budget <= 0:
+            return [m.EntryDenied("no quote balance available")]
+        return [m.EntryApproved(budget)]
 
 
-def _execute(
-    command: m.EngineCommand,
-    exchange: InProcessExchange,
-    gate: FixedFractionGate,
-    trader: PairTrader,
-    now: float,
-) -> list[m.EngineEvent]:
-    if isinstance(command, m.PlaceOrder):
-        return exchange.place(command.order, now)
-    if isinstance(command, m.CancelOrder):
-        return exchange.cancel(command.order, now)
-    if isinstance(command, m.FetchFills):
-        return exchange.fills_of(command.order)
-    if isinstance(command, m.LookUpOrder):
-        return exchange.look_up(command.order)
-    account = exchange.engine.account(trader.product.quote_currency)
-    available = account.available if account else Decimal(0)
-    budget = gate.budget(available)
-    if budget <= 0:
-        return [m.EntryDenied("no quote balance available")]
-    return [m.EntryApproved(budget)]
-
-
-def _collect(batch: StateBatch, result: PairResult) -> None:
-    if batch:
-        result.batches += 1
-    for position in batch.positions:
-        result.positions[position.position_id] = position
+def _collect(positions: list[Position], result: PairResult, now: float) -> None:
+    for position in positions:
+        pid = position.position_id
+        result.positions[pid] = position
+        if position.entry_size > 0 and pid not in result.entry_times:
+            result.entry_times[pid] = now
+        if position.status is PositionStatus.CLOSED and pid not in result.exit_times:
+            result.exit_times[pid] = now
 
 
 def run_all(

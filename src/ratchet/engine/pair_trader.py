@@ -9,7 +9,8 @@ commands are carried out), so live trading, paper trading and backtests run this
 
 Events it takes: CandleClosed, PriceTick, OrderPlaced, OrderRefusedByExchange, OrderSendFailed,
 OrderUpdated, FillsReported, CancelAnswered, EntryApproved, EntryDenied, TimerFired, and the
-operator's requests (see :mod:`ratchet.engine.trader_operator`).
+operator's requests (see :mod:`ratchet.engine.trader_operator`); the exchange's
+answers about orders are handled in :mod:`ratchet.engine.trader_orders`.
 Commands it gives: RequestEntry, PlaceOrder, CancelOrder, FetchFills.
 """
 
@@ -22,27 +23,20 @@ from typing import Any
 from ratchet.domain.candles import Candle
 from ratchet.domain.ids import ClientOrderId, OrderRole, position_id
 from ratchet.domain.money import ZERO, Product
-from ratchet.domain.order_types import OrderStatus
 from ratchet.domain.orders import (
-    Accepted,
-    Cancelled,
-    CancelRejected,
     CancelRequested,
-    MarkedUnknown,
     Order,
     OrderSide,
     OrderType,
-    Rejected,
-    Submitted,
 )
 from ratchet.domain.position import Position, PositionStatus
 from ratchet.domain.signals import SignalDecision, SignalEngine
 from ratchet.engine import messages as m
 from ratchet.engine.forced_exit import ForcedExit
-from ratchet.engine.order_sync import apply_fill, apply_report
 from ratchet.engine.settings import TraderSettings
 from ratchet.engine.stops import StopKeeper
 from ratchet.engine.trader_operator import OperatorRequests
+from ratchet.engine.trader_orders import OrderEvents
 from ratchet.ports import AuditEntry, OrderRecord, SignalRecord
 
 HUNDRED = Decimal(100)
@@ -67,7 +61,7 @@ def signal_record(pair: str, verdict: SignalDecision) -> SignalRecord:
     )
 
 
-class PairTrader(OperatorRequests):
+class PairTrader(OrderEvents, OperatorRequests):
     """The life of one pair; see the module docstring for its events and commands."""
 
     def __init__(
@@ -265,108 +259,6 @@ class PairTrader(OperatorRequests):
         assert self.position is not None
         d.batch.orders.append(OrderRecord(order, self.position.position_id, self._now, self._now))
 
-    def _on_placed(self, event: m.OrderPlaced, d: m.Decision) -> None:
-        order = self.order(event.client_order_id)
-        if order is None:
-            return
-        if order.allows(Submitted()):
-            order.apply(Submitted())
-        if order.allows(Accepted(event.exchange_order_id)):
-            order.apply(Accepted(event.exchange_order_id))
-        self._record(order, d)
-        self._settle(order, d)
-
-    def _on_refused(self, event: m.OrderRefusedByExchange, d: m.Decision) -> None:
-        order = self.order(event.client_order_id)
-        if order is None or not order.allows(Rejected(event.reason)):
-            return
-        order.apply(Rejected(event.reason))
-        self._record(order, d)
-        self._audit(d, "order refused", f"{order.client_order_id}: {event.reason}")
-        if self.forced is not None and order is self.forced.order and self.position is not None:
-            # the operator's exit failed: protect the position again rather than leave it bare
-            self.forced.audit(d, self._now, self.pair, f"force-exit failed: {event.reason}")
-            self.forced = None
-            self.stops.frozen = False
-            self.stops.place(self.position, self._now, d, self._new_order)
-            return
-        self._settle(order, d)
-
-    def _on_send_failed(self, event: m.OrderSendFailed, d: m.Decision) -> None:
-        order = self.order(event.client_order_id)
-        if order is not None and order.allows(MarkedUnknown(event.reason)):
-            order.apply(MarkedUnknown(event.reason))
-            self._record(order, d)
-            self._audit(d, "order state unknown", f"{order.client_order_id}: {event.reason}")
-            d.commands.append(m.LookUpOrder(order))
-
-    def _on_not_on_exchange(self, event: m.OrderNotOnExchange, d: m.Decision) -> None:
-        """The order never arrived: send it again with the same id (it cannot make two)."""
-        order = self.order(event.client_order_id)
-        if order is not None and order.status is OrderStatus.UNKNOWN:
-            self._audit(d, "order resent", f"{order.client_order_id}: not found on the exchange")
-            self._send(order, d)
-
-    def _on_report(self, event: m.OrderUpdated, d: m.Decision) -> None:
-        order = self.order(event.report.client_order_id)
-        if order is None:
-            return
-        reported = self._exchange_filled.get(order.client_order_id, Decimal(0))
-        self._exchange_filled[order.client_order_id] = max(reported, event.report.filled_size)
-        result = apply_report(order, event.report)
-        for conflict in result.conflicts:
-            self._audit(d, "exchange report conflict", f"{order.client_order_id}: {conflict}")
-        if result.fills_missing:
-            d.commands.append(m.FetchFills(order))
-        if result.changed:
-            self._record(order, d)
-        if not result.fills_missing:
-            self._settle(order, d)
-
-    def _on_fills(self, event: m.FillsReported, d: m.Decision) -> None:
-        position = self.position
-        if position is None:
-            return
-        touched: list[Order] = []
-        for report in event.fills:
-            order = next(
-                (o for o in self.orders() if o.exchange_order_id == report.exchange_order_id), None
-            )
-            if order is None:
-                continue
-            changed, fill, conflict = apply_fill(order, report)
-            if conflict:
-                self._audit(d, "fill conflict", f"{order.client_order_id}: {conflict}")
-            if not changed or fill is None:
-                continue
-            d.batch.fills.append((order.client_order_id, fill))
-            if order is self.entry:
-                position.on_entry_fill(fill)  # a late one (position OPEN) grows the stop too
-            else:
-                position.on_exit_fill(fill)
-            if order not in touched:
-                touched.append(order)
-        if touched:
-            d.batch.positions.append(position)
-        for order in touched:
-            self._record(order, d)
-            self._settle(order, d)
-
-    def _on_cancel_answered(self, event: m.CancelAnswered, d: m.Decision) -> None:
-        order = self.order(event.client_order_id)
-        if order is None:
-            return
-        answer = (
-            Cancelled("cancelled on request") if event.success else CancelRejected(event.reason)
-        )
-        if order.allows(answer) and order.apply(answer):
-            self._record(order, d)
-        if order is self.entry:
-            # fills may have happened just before the cancel: count them all before arming
-            d.commands.append(m.FetchFills(order))
-            return
-        self._settle(order, d)
-
     def _on_tick(self, event: m.PriceTick, d: m.Decision) -> None:
         if self.position is None:
             return
@@ -377,6 +269,8 @@ class PairTrader(OperatorRequests):
         if moved is not None:
             d.batch.positions.append(self.position)
             self.stops.desire(self.position, moved, self._now, d)
+        # the pair's own tick time: the same in a backtest and a paper run of the same candles
+        self.stops.watch(event.price, self.position, event.time, d, self._new_order)
         self.stops.maybe_replace(self.position, self._now, d, self._new_order)
 
     def _on_timer(self, event: m.TimerFired, d: m.Decision) -> None:

@@ -302,6 +302,8 @@ class Runtime:
         """Ask the risk gate (serialised, so parallel entries cannot over-allocate)."""
         async with self._gate_lock:
             blocked = self.protections.entry_block(self.now())
+            if self.risk.liquidated:
+                blocked = "emergency liquidation: no new entries until the engine is restarted"
             if blocked:
                 log.info("entry held back", extra={"pair": trader.pair, "reason": blocked})
                 return m.EntryDenied(blocked)
@@ -322,6 +324,8 @@ class Runtime:
         The protections' pauses do not hold back an operator's explicit entry; the limits do.
         """
         async with self._gate_lock:
+            if self.risk.liquidated:
+                return "emergency liquidation: no new entries until the engine is restarted"
             balances = await self.exchange.balances()
             quote = balances.get(self.quote_currency)
             available = quote.available if quote else ZERO

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ratchet.engine")
 
+READ_ATTEMPTS = 8  # reads of fills / order state (each already retried by the adapter)
+READ_PAUSE = 0.25  # seconds, doubled per attempt
+READ_PAUSE_MAX = 10.0
+
 
 class CommandExecutor:
     """Runs each command in its own task; results are posted to the pair's queue."""
@@ -50,7 +54,7 @@ class CommandExecutor:
             ids["position_id"] = trader.position.position_id if trader.position else ""
         log.info("command", extra=ids)
         try:
-            events = await self._carry_out(trader, command)
+            events = await self._carry_out_rereading(trader, command)
         except ExchangeError as exc:
             log.warning("command failed", extra={"pair": trader.pair, "error": str(exc)})
             events = self._failure(command, str(exc))
@@ -60,6 +64,26 @@ class CommandExecutor:
         for event in events:
             log.info("result", extra={**ids, "outcome": type(event).__name__})
             self._runtime.post(trader.pair, event)
+
+    async def _carry_out_rereading(
+        self, trader: PairTrader, command: m.EngineCommand
+    ) -> list[m.EngineEvent]:
+        """Carry out ``command``; a read of an order's fills or state that fails is tried again.
+
+        Nothing else would ask again (a resync re-reads only orders that are not done): a lost
+        read is a fill never counted and a position nobody protects.
+        """
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return await self._carry_out(trader, command)
+            except ExchangeError as exc:
+                if not isinstance(command, m.FetchFills | m.LookUpOrder) or (
+                    attempt == READ_ATTEMPTS
+                ):
+                    raise
+                log.warning("read failed; again", extra={"pair": trader.pair, "error": str(exc)})
+                await asyncio.sleep(min(READ_PAUSE_MAX, READ_PAUSE * 2**attempt))
+        raise AssertionError("unreachable")
 
     async def _carry_out(self, trader: PairTrader, command: m.EngineCommand) -> list[m.EngineEvent]:
         exchange = self._runtime.exchange

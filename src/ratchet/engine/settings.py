@@ -21,6 +21,7 @@ class TraderSettings:
     dust_grace_candles: int = 3
     stop_limit_offset_pct: Decimal = Decimal("0.5")
     min_stop_interval: float = 5.0
+    stranded_stop_after: float = 30.0  # seconds below a triggered stop's limit (0: never chase)
     cooldown_candles: int = 0
     sizing_fee_rate: Decimal = Decimal("0.006")
     id_prefix: str = "rt"
@@ -30,5 +31,7 @@ class TraderSettings:
             raise ValueError(f"entry_ttl_candles must be >= 1, got {self.entry_ttl_candles}")
         if not Decimal(0) <= self.stop_limit_offset_pct < Decimal(50):
             raise ValueError("stop_limit_offset_pct must be >= 0 and < 50")
-        if self.min_stop_interval < 0 or self.cooldown_candles < 0 or self.dust_grace_candles < 0:
+        if min(self.min_stop_interval, self.stranded_stop_after) < 0:
+            raise ValueError("min_stop_interval and stranded_stop_after must be >= 0")
+        if self.cooldown_candles < 0 or self.dust_grace_candles < 0:
             raise ValueError("intervals, cooldown and grace must be >= 0")

@@ -8,7 +8,11 @@ placed first), only when the desired level is above the confirmed one and ``min_
 has passed since the last replace. The time between sending the cancel and the new stop's
 acceptance is measured as *unprotected time*. A stop cancelled by anyone else is placed again at
 once; a stop the exchange refuses because the price is already below it becomes a limit sell at
-the stop's own limit price (never a market order).
+the stop's own limit price (never a market order). A stop that triggered while the market fell
+through its limit rests as a sell limit above the price and protects nothing: once the price
+has stayed below that limit for ``stranded_stop_after`` seconds, it is cancelled and what is
+left is sold with a limit at the market less the stop's offset (again, and lower, if the market
+keeps falling) — a limit order still, never a market one.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class StopKeeper:
         self._unprotected_since: float | None = None
         self._cancel_ours: set[str] = set()
         self.frozen = False  # an operator exit is under way: place and move nothing
+        self._stranded_since: float | None = None  # the price went below the stop's limit
+        self._chase: Decimal | None = None  # sell at this limit once the stranded stop is gone
         self._retry_at = float("-inf")  # after a refused stop: not before this time
 
     def restore(self, position: Position, orders: list[Order]) -> None:
@@ -113,10 +119,13 @@ class StopKeeper:
         self, position: Position, now: float, d: m.Decision, new_order: NewOrder
     ) -> None:
         """Start a replace when the desired stop is above the resting one and it is time."""
-        if self.frozen or position.status is not PositionStatus.OPEN or self.retiring is not None:
+        if self.frozen or self.retiring is not None:
             return
         if self.order is None:
+            # OPEN or EXITING: a remainder whose stop was refused is protected again on retry
             self.place(position, now, d, new_order)
+            return
+        if position.status is not PositionStatus.OPEN:
             return
         current = self.order
         if current.status in _WAITING or current.order_type is not OrderType.STOP_LIMIT:
@@ -144,6 +153,45 @@ class StopKeeper:
         self._record(current, position, now, d)
         d.commands.append(m.CancelOrder(current))
 
+    def watch(
+        self, price: Decimal, position: Position, now: float, d: m.Decision, new_order: NewOrder
+    ) -> None:
+        """Notice a stop stranded below the market; past its time, cancel it to sell the rest."""
+        order = self.order
+        after = self._settings.stranded_stop_after
+        if (
+            after <= 0
+            or self.frozen
+            or self.retiring is not None
+            or order is None
+            or order.status not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+            or order.limit_price is None
+            or price >= order.limit_price
+        ):
+            self._stranded_since = None
+            return
+        if self._stranded_since is None:
+            self._stranded_since = now
+            return
+        if now - self._stranded_since < after or not order.allows(CancelRequested()):
+            return
+        offset = (HUNDRED - self._settings.stop_limit_offset_pct) / HUNDRED
+        self._chase = self._product.sell_limit_price(price * offset)
+        self._audit(
+            d,
+            now,
+            "stop stranded",
+            f"{order.client_order_id}: the price {price} stayed below its limit "
+            f"{order.limit_price} for {after:g} s; selling the rest with a limit at {self._chase}",
+        )
+        order.apply(CancelRequested())
+        self._cancel_ours.add(order.client_order_id)
+        self.retiring, self.order = order, None
+        self._stranded_since = None
+        self._unprotected_since = now
+        self._record(order, position, now, d)
+        d.commands.append(m.CancelOrder(order))
+
     def on_order_change(
         self, order: Order, position: Position, now: float, d: m.Decision, new_order: NewOrder
     ) -> None:
@@ -159,7 +207,11 @@ class StopKeeper:
         if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.FILLED):
             self.retiring = None
             self.confirmed = None
-            self.place(position, now, d, new_order)  # nothing happens once all is sold
+            chase, self._chase = self._chase, None
+            if chase is not None:
+                self._sell_at(chase, position, now, d, new_order)
+            else:
+                self.place(position, now, d, new_order)  # nothing happens once all is sold
         elif order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
             self.retiring, self.order = None, order  # the cancel failed: it still protects us
             self._unprotected_since = None
@@ -206,17 +258,26 @@ class StopKeeper:
         self, stop: Order, position: Position, now: float, d: m.Decision, new_order: NewOrder
     ) -> None:
         """The market is already below the stop: sell at the stop's limit price instead."""
-        size = self._product.sell_size(position.quantity)
-        if stop.limit_price is None or not self._product.can_carry_order(size):
+        if stop.limit_price is None:
             return
-        self.order = new_order(
-            OrderRole.EXIT, OrderSide.SELL, OrderType.LIMIT, size, limit_price=stop.limit_price
-        )
         self._audit(
             d,
             now,
             "stop already crossed",
             f"{stop.client_order_id}: exiting with a limit sell at {stop.limit_price}",
+        )
+        self._sell_at(stop.limit_price, position, now, d, new_order)
+
+    def _sell_at(
+        self, price: Decimal, position: Position, now: float, d: m.Decision, new_order: NewOrder
+    ) -> None:
+        """Sell what the position holds with a limit order at ``price`` (it becomes the stop)."""
+        size = self._product.sell_size(position.quantity)
+        held = position.status in (PositionStatus.OPEN, PositionStatus.EXITING)
+        if not held or not self._product.can_carry_order(size):
+            return
+        self.order = new_order(
+            OrderRole.EXIT, OrderSide.SELL, OrderType.LIMIT, size, limit_price=price
         )
         self._record(self.order, position, now, d)
         d.commands.append(m.PlaceOrder(self.order))

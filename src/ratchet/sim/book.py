@@ -108,6 +108,10 @@ class OrderBook:
         """Keep a snapshot of ``order`` as it is now, for the update feed."""
         self._updates.append(order.snapshot())
 
+    def has_updates(self) -> bool:
+        """True when snapshots wait to be drained."""
+        return bool(self._updates)
+
     def drain_updates(self) -> list[SimOrder]:
         """The snapshots recorded since the last drain, oldest first."""
         updates, self._updates = self._updates, []

@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 
-from ratchet.domain.money import ZERO, Product, floor_to
+from ratchet.domain.money import ZERO, Product, ceil_to, floor_to
+from ratchet.domain.order_types import OrderSide
 from ratchet.sim.accounts import Ledger, fee_for
 from ratchet.sim.book import OrderBook
 from ratchet.sim.records import Liquidity, SimFill, SimOrder, Status
@@ -19,6 +20,9 @@ class Executor:
     ``capacity`` per product is what our fills may still take, in base units, from the current
     leg (None: unlimited). Each fill pays ``price * size * rate`` rounded up to the quote
     increment; an order that has nothing left ends FILLED and releases what it still held.
+    ``slippage`` (a fraction, default 0) worsens every TAKER fill's price: a buy pays
+    ``price * (1 + slippage)`` rounded up to the price grid, a sell gets ``price * (1 - slippage)``
+    rounded down, never past the order's own limit price. MAKER fills rest at their limit.
     """
 
     def __init__(
@@ -30,12 +34,14 @@ class Executor:
         maker_fee_rate: Decimal,
         taker_fee_rate: Decimal,
         seed: int,
+        slippage: Decimal = ZERO,
     ) -> None:
         self._products = products
         self._ledger = ledger
         self._book = book
         self._maker = maker_fee_rate
         self._taker = taker_fee_rate
+        self._slippage = slippage
         self._rng = random.Random(seed)
         self._capacity: dict[str, Decimal | None] = {}
 
@@ -55,7 +61,18 @@ class Executor:
         assert remaining is not None
         capacity = self._capacity.get(order.product_id)
         size = remaining if capacity is None else min(remaining, capacity)
+        if self._slippage and liquidity is Liquidity.TAKER:
+            price = self.slipped(order, price)
         return self._fill(order, price, size, liquidity=liquidity, now=now)
+
+    def slipped(self, order: SimOrder, price: Decimal) -> Decimal:
+        """A taker's price after slippage: worse by the rate, on the grid, within its limit."""
+        tick = self._products[order.product_id].price_increment
+        if order.side is OrderSide.BUY:
+            worse = ceil_to(price * (1 + self._slippage), tick)
+            return worse if order.limit_price is None else min(worse, order.limit_price)
+        worse = max(floor_to(price * (1 - self._slippage), tick), tick)
+        return worse if order.limit_price is None else max(worse, order.limit_price)
 
     def buy_for_quote(self, order: SimOrder, price: Decimal, now: float) -> None:
         """Spend a market buy's quote hold (fee included) at ``price``, as TAKER.
@@ -64,6 +81,8 @@ class Executor:
         open for the caller to cancel (IOC).
         """
         product = self._products[order.product_id]
+        if self._slippage:
+            price = self.slipped(order, price)
         budget = order.hold
         size = product.buy_size(budget, price, self._taker)
         while (

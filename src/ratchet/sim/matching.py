@@ -69,6 +69,8 @@ class MatchingEngine:
       ``liquidity``); a market order's remainder is cancelled (IOC).
 
     Fees are ``price * size * rate`` per fill, rounded up to the quote increment, in quote.
+    ``slippage`` (a fraction) makes every taker fill's price that much worse (see
+    :class:`~ratchet.sim.execution.Executor`).
     Holds follow :class:`~ratchet.sim.accounts.Ledger`: balances never go negative.
     Every change of an order is recorded as a snapshot for :meth:`drain_updates`.
     """
@@ -82,6 +84,7 @@ class MatchingEngine:
         taker_fee_rate: Decimal = Decimal("0.006"),
         participation: Decimal = Decimal("1"),
         seed: int = 0,
+        slippage: Decimal = ZERO,
     ) -> None:
         self._products = {product.product_id: product for product in products}
         currencies = [
@@ -105,6 +108,7 @@ class MatchingEngine:
             maker_fee_rate=self._maker,
             taker_fee_rate=self._taker,
             seed=seed,
+            slippage=_rate(slippage, "slippage"),
         )
 
     def __repr__(self) -> str:
@@ -162,6 +166,19 @@ class MatchingEngine:
         self._require(product_id)
         self._last[product_id] = _positive(price, "price")
         self._exec.set_capacity(product_id, liquidity)
+
+    def balance(self, currency: str) -> Decimal:
+        """Total (available + held) of ``currency``; zero for an unknown one. No copy made."""
+        account = self._ledger.get(currency)
+        return ZERO if account is None else account.available + account.hold
+
+    def has_open(self, product_id: str) -> bool:
+        """True when ``product_id`` has at least one open order."""
+        return self._book.has_open(product_id)
+
+    def has_updates(self) -> bool:
+        """True when some order changed since the last :meth:`drain_updates`."""
+        return self._book.has_updates()
 
     def drain_updates(self) -> list[SimOrder]:
         """Snapshots of the orders changed since the last drain, one per change, in order."""
@@ -279,19 +296,32 @@ class MatchingEngine:
         volume = to_decimal(volume, "volume")
         if volume < ZERO:
             raise MoneyError(f"volume must be >= 0, got {volume}")
-        self.expire(now)
+        return self.move(product_id, price, volume, now, gap=gap)
+
+    def move(
+        self, product_id: str, price: Decimal, volume: Decimal, now: float, *, gap: bool = False
+    ) -> list[SimFill]:
+        """:meth:`market_move` for callers whose values are already checked (a known product,
+        a Decimal price > 0, a Decimal volume >= 0): the backtester's hot path."""
+        if now >= self._next_expiry:
+            self.expire(now)
         self._exec.set_capacity(product_id, self._participation * volume)
-        if not self._book.has_open(product_id):  # nothing rests: the leg only moves the price
+        resting = self._book.open_orders(product_id)
+        if not resting:  # nothing rests: the leg only moves the price
             self._last[product_id] = price
             return []
         prev = self._last.get(product_id)
         leg = Move(prev if prev is not None else price, price, gap or prev is None)
         plan: list[tuple[Decimal, SimOrder]] = []
-        for order in self._book.open_orders(product_id):
+        for order in resting:
             distance = self._reach(order, leg)
             if distance is not None:
                 plan.append((distance, order))
-        plan.sort(key=lambda item: item[0])  # stable: equal distance keeps time priority
+        if not plan:  # nothing reached: the price moved past the book
+            self._last[product_id] = price
+            return []
+        if len(plan) > 1:
+            plan.sort(key=lambda item: item[0])  # stable: equal distance keeps time priority
         fills: list[SimFill] = []
         for _, order in plan:
             assert order.limit_price is not None

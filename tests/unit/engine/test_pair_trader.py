@@ -494,3 +494,34 @@ def test_a_force_exit_that_cannot_sell_everything_protects_the_rest_with_a_stop_
     assert stop is not None and stop.is_working and stop.size == position.quantity
     audit = [a.detail for b in h.batches for a in b.audit if a.actor == "alice"]
     assert any("protected by a stop again" in d for d in audit)
+
+
+def test_a_stop_the_market_fell_through_is_replaced_by_a_limit_sell_at_the_market() -> None:
+    # Arrange: an open position whose stop rests near 0.049
+    h = Harness(quick_settings(stranded_stop_after=30.0))
+    h.warm_up()
+    now = START + 35 * CANDLE_SECONDS
+    h.trade("0.04990", now)
+    position = h.trader.position
+    stop = h.trader.stops.order
+    assert position is not None and stop is not None and stop.limit_price is not None
+    # Act: the market falls through the stop while little trades, and stays below its limit
+    h.trade("0.04000", now + 1, volume="5")
+    assert stop.is_working and stop.filled_size > 0, "triggered, sold in part, rest above"
+    h.trade("0.04000", now + 10)
+    still_stranded = h.trader.position is not None and stop.is_working
+    for step in range(20, 80, 10):
+        h.trade("0.04000", now + step)
+    # Assert: after 30 s below the limit, a limit sell at the market sold the rest
+    assert still_stranded, "nothing is done before stranded_stop_after"
+    assert stop.status is OrderStatus.CANCELLED
+    [chase] = [
+        c.order
+        for c in h.placed(OrderType.LIMIT)
+        if c.order.side is OrderSide.SELL and c.order.limit_price is not None
+    ]
+    assert chase.limit_price == PRODUCT.sell_limit_price(D("0.04000") * D("0.995"))
+    assert not h.placed(OrderType.MARKET)
+    assert position.status is PositionStatus.CLOSED
+    audit = [a.detail for b in h.batches for a in b.audit if a.action == "stop stranded"]
+    assert len(audit) == 1 and "0.04000" in audit[0]
