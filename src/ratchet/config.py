@@ -176,7 +176,7 @@ class StrategySection(Section):
     entry_ttl_candles: Count = 3
     stop_limit_offset_pct: OffsetPct = Decimal("0.5")
     min_stop_interval: NonNegative = Decimal(5)
-    stranded_stop_after: NonNegative = Decimal(30)
+    stranded_stop_after: NonNegative = Decimal(0)
     cooldown_candles: Candles = 0
 
 

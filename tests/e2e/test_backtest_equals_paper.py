@@ -63,10 +63,11 @@ async def test_a_backtest_makes_the_same_trades_as_paper_trading_over_sockets(
     tmp_path: Path,
 ) -> None:
     # Arrange: no protections (the backtester has none), 10 % of 10 BTC per entry. No chase of
-    # stranded stops: it cancels at a candle's last leg, and the next candle's open comes one
-    # market second later — 0.5 ms at this replay speed, less than a cancel's round trip over
-    # sockets, so paper and backtest would see the open's fill on different sides of the cancel
-    # (found and explained: a race of the replay, not a difference of the engine code)
+    # stranded stops (the default, said here because it matters): a chase cancels at a candle's
+    # last leg, and the next candle's open comes one market second later — 0.5 ms at this
+    # replay speed, less than a cancel's round trip over sockets, so paper and backtest would
+    # see the open's fill on different sides of the cancel (a race of the replay, not a
+    # difference of the engine code)
     path = tmp_path / "ratchet.yaml"
     path.write_text(
         "portfolio:\n  total_capital: 10\n  max_position_size_pct: 10\n"

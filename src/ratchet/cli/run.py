@@ -179,7 +179,10 @@ async def _live(
     except BaseException:
         await store.close()
         raise
-    await live_trade(settings, credentials, store, lock, show_dashboard=show, web=web)
+    try:
+        await live_trade(settings, credentials, store, lock, show_dashboard=show, web=web)
+    finally:
+        await store.close()  # closed already after a clean run (closing twice is a no-op)
 
 
 def _web_options(

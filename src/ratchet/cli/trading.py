@@ -92,7 +92,7 @@ async def paper_trade(
             )
             console = _console()
             session = Session(engine, console, lock)
-            await session.start(web, paper_users=True)
+            await session.start_or_close(web, paper_users=True)
             await _subscribed(sim)
             sim.begin_pacing()
             console.print(
@@ -136,7 +136,7 @@ async def live_trade(
     )
     console = _console()
     session = Session(engine, console, lock)
-    await session.start(web, paper_users=False)
+    await session.start_or_close(web, paper_users=False)
     console.print(
         f"LIVE trading {len(engine.runtime.traders)} pairs on {exchange.rest_url}; Ctrl-C stops "
         "(stops stay resting on the exchange)",
@@ -171,6 +171,20 @@ class Session:
         self._tasks.append(asyncio.create_task(runtime.run(self.stop), name="runtime"))
         if web is not None:
             await self._start_web(web, paper_users=paper_users)
+
+    async def start_or_close(self, web: WebOptions | None, *, paper_users: bool) -> None:
+        """:meth:`start`; if that fails, stop what it started and close the engine."""
+        try:
+            await self.start(web, paper_users=paper_users)
+        except BaseException:
+            self.stop.set()
+            for task in self._tasks:
+                with contextlib.suppress(Exception):
+                    await task
+            if self._web is not None:
+                await self._web.stop()
+            await self.engine.close()
+            raise
 
     async def _start_web(self, web: WebOptions, *, paper_users: bool) -> None:
         control = self.engine.control

@@ -25,6 +25,7 @@ NewOrder = Callable[..., Order]
 
 MAX_MARKET_SELLS = 5  # then the remainder is protected by a stop again, and the operator told
 RESELL_AFTER = 2.0  # seconds between market sells, so that the book can fill up again
+CANCEL_AGAIN_AFTER = 5.0  # seconds before what still rests is asked to cancel again
 
 
 class ForcedExit:
@@ -41,6 +42,8 @@ class ForcedExit:
         self.order: Order | None = None
         self.sells = 0
         self.sent_at = float("-inf")
+        self.cancel_again_at = float("-inf")  # when cancels that failed are asked again
+        self.asked: set[str] = set()  # client_order_ids asked to cancel
         self.gave_up = False
 
     def audit(self, d: m.Decision, now: float, pair: str, what: str) -> None:

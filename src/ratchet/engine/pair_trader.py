@@ -164,6 +164,11 @@ class PairTrader(OrderEvents, OperatorRequests):
                 self.forced.sells += 1
                 self.stops.frozen = True
             else:
+                if self.forced is not None:
+                    # a stop placed after the operator's sells: that exit gave up and protected
+                    # the rest again, so the stop trails as usual
+                    self.forced = None
+                    self.stops.frozen = False
                 stops.append(order)
         self.stops.restore(position, stops)
 
@@ -274,6 +279,9 @@ class PairTrader(OrderEvents, OperatorRequests):
         self.stops.maybe_replace(self.position, self._now, d, self._new_order)
 
     def _on_timer(self, event: m.TimerFired, d: m.Decision) -> None:
+        stale = self.stops.stale_retiring(self._now)
+        if stale is not None:
+            d.commands.append(m.FetchFills(stale))
         if self.forced is not None:
             self._continue_forced_exit(d)
         elif self.position is not None:

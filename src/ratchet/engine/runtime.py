@@ -49,6 +49,7 @@ from ratchet.ports import (
 )
 
 log = logging.getLogger("ratchet.engine")
+SHUTDOWN_TIMEOUT = 60.0  # seconds a stop move under way may take to finish at shutdown
 
 
 @dataclass(slots=True)
@@ -177,20 +178,31 @@ class Runtime:
         feed_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await feed_task
-        await self.drain()
+        # start no new stop move, and let one under way finish: a stop cancelled for a move
+        # must be replaced before the engine goes, or the position is left bare
+        for trader in self.traders.values():
+            trader.stops.hold_moves = True
+        await self.drain(SHUTDOWN_TIMEOUT, until_stops_rest=True)
+        moving = [pair for pair, trader in self.traders.items() if trader.stops.moving]
+        if moving:
+            log.error("stopping with a stop move unfinished", extra={"pairs": ", ".join(moving)})
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("engine task failed", exc_info=result)
         self._tasks.clear()
         await self._executor.wait()
 
-    async def drain(self, timeout: float = 5.0) -> None:
-        """Wait (a while) until every queued event and running command is done."""
+    async def drain(self, timeout: float = 5.0, *, until_stops_rest: bool = False) -> None:
+        """Wait (a while) until every queued event and running command is done (and with
+        ``until_stops_rest``, until no stop move is under way)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             busy = any(not q.empty() for q in self._queues.values()) or self._executor.busy
+            if until_stops_rest:
+                busy = busy or any(t.stops.moving for t in self.traders.values())
             if not busy:
                 return
             await asyncio.sleep(0.01)
@@ -212,41 +224,56 @@ class Runtime:
 
     async def _handle(self, trader: PairTrader, event: m.EngineEvent) -> None:
         self.stats.events += 1
+        if self.risk.liquidated and isinstance(event, m.EntryApproved | m.EntryRequestedByOperator):
+            # approved (or asked for) just before the emergency liquidation latched
+            event = m.EntryDenied("emergency liquidation: no new entries")
         decision = trader.handle(event, self.now())
         if self.tick_latencies is not None and isinstance(event, m.PriceTick) and event.received:
             self.tick_latencies.append(time.perf_counter() - event.received)
         if decision.batch:
-            # write-ahead: a batch that commands depend on is on disk before they run; the
-            # others are written in order behind it while the pair goes on (the writer is FIFO)
-            written = self.store.submit(decision.batch)
-            self.stats.commits += 1
-            self.history.take(decision.batch)
-            notes = self._protect(decision.batch)
-            if notes:
-                written = self.store.submit(StateBatch(audit=notes))
-            if decision.commands:
-                await asyncio.shield(written)
-            else:
-                written.add_done_callback(_report_write_failure)
-            if decision.batch.fills and any(isinstance(c, m.PlaceOrder) for c in decision.commands):
-                failpoints.hit("after_fill")
+            await self._write(decision)
         self._settle_reservation(trader, event)
         for command in decision.commands:
             self.stats.commands += 1
             self._executor.start(trader, command)
 
+    async def _write(self, decision: m.Decision) -> None:
+        """Write-ahead: a batch that commands depend on is on disk before they run; the others
+        are written in order behind it while the pair goes on (the store's writer is FIFO)."""
+        batch = decision.batch
+        writes = [self.store.submit(batch)]
+        self.stats.commits += 1
+        self.history.take(batch)
+        notes = self._protect(batch)
+        if notes:
+            writes.append(self.store.submit(StateBatch(audit=notes)))
+        if decision.commands:
+            await asyncio.shield(asyncio.gather(*writes))
+        else:
+            for written in writes:
+                written.add_done_callback(_report_write_failure)
+        if batch.fills and any(isinstance(c, m.PlaceOrder) for c in decision.commands):
+            failpoints.hit("after_fill")
+
     async def _timer(self) -> None:
         while True:
             await asyncio.sleep(self._timer_interval)
-            now = self.now()
-            for pair in self.traders:
-                for candle in self._closers[pair].advance(now):
-                    self.post(pair, m.CandleClosed(candle))
-                self.post(pair, m.TimerFired(now))
-            await self._watch_risk(now)
+            try:
+                now = self.now()
+                for pair in self.traders:
+                    for candle in self._closers[pair].advance(now):
+                        self.post(pair, m.CandleClosed(candle))
+                    self.post(pair, m.TimerFired(now))
+                await self._watch_risk(now)
+            except Exception:  # one failed round (e.g. an audit write) must not end the timer
+                log.exception("timer round failed")
 
     async def _watch_risk(self, now: float) -> None:
-        findings = self.risk.look(self.metrics(), now)
+        # the loss threshold counts this run only: the realised P&L of positions closed since
+        # the engine started plus what is open now (earlier runs' results neither trigger a
+        # liquidation at start nor hide today's loss)
+        metrics = self.metrics(this_run_only=True)
+        findings = self.risk.look(metrics, now)
         if findings.audit:
             await self.store.commit(StateBatch(audit=list(findings.audit)))
         if findings.liquidate:
@@ -356,15 +383,18 @@ class Runtime:
                     )
         return notes
 
-    def metrics(self) -> PortfolioMetrics:
-        """The portfolio now: deployed capital, P&L, concentration, drift."""
+    def metrics(self, *, this_run_only: bool = False) -> PortfolioMetrics:
+        """The portfolio now: deployed capital, P&L, concentration, drift (realised P&L of all
+        runs, or with ``this_run_only`` of the positions closed since the engine started)."""
         positions = [t.position for t in self.traders.values() if t.position is not None]
         return portfolio_metrics(
             self.gate.config,
             self.quote_currency,
             positions,
             last_prices=self.last_prices,
-            closed=self.history.tally(),
+            closed=ClosedTally().add(self.history.closed)
+            if this_run_only
+            else self.history.tally(),
             available=self.available,
         )
 
@@ -391,6 +421,7 @@ class Runtime:
 
 
 def _report_write_failure(written: asyncio.Future[None]) -> None:
-    """Log (loudly) a write nobody awaited that failed; the next awaited one fails too."""
+    """Log (loudly) a write nobody awaited that failed (its state is lost until the next
+    write of the same rows, or a restart's reconciliation)."""
     if not written.cancelled() and written.exception() is not None:
         log.error("state write failed", exc_info=written.exception())

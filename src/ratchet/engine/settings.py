@@ -21,7 +21,7 @@ class TraderSettings:
     dust_grace_candles: int = 3
     stop_limit_offset_pct: Decimal = Decimal("0.5")
     min_stop_interval: float = 5.0
-    stranded_stop_after: float = 30.0  # seconds below a triggered stop's limit (0: never chase)
+    stranded_stop_after: float = 0.0  # chase a stop the market fell through after N s (0: never)
     cooldown_candles: int = 0
     sizing_fee_rate: Decimal = Decimal("0.006")
     id_prefix: str = "rt"

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 HUNDRED = Decimal(100)
 REFUSED_STOP_PAUSE = 5.0  # seconds before a refused stop is tried again
+REFETCH_AFTER = 10.0  # seconds before a cancelled stop's unsettled outcome is read again
 NewOrder = Callable[..., Order]
 _WAITING = (OrderStatus.INITIALIZED, OrderStatus.PENDING, OrderStatus.UNKNOWN)
 
@@ -45,6 +46,7 @@ class StopKeeper:
         self._product = product
         self._settings = settings
         self.unprotected: list[float] = []
+        self.hold_moves = False  # the engine is stopping: start no new move (placing is fine)
         self.reset()
 
     def reset(self) -> None:
@@ -59,6 +61,7 @@ class StopKeeper:
         self.frozen = False  # an operator exit is under way: place and move nothing
         self._stranded_since: float | None = None  # the price went below the stop's limit
         self._chase: Decimal | None = None  # sell at this limit once the stranded stop is gone
+        self._refetched_at = float("-inf")
         self._retry_at = float("-inf")  # after a refused stop: not before this time
 
     def restore(self, position: Position, orders: list[Order]) -> None:
@@ -125,7 +128,7 @@ class StopKeeper:
             # OPEN or EXITING: a remainder whose stop was refused is protected again on retry
             self.place(position, now, d, new_order)
             return
-        if position.status is not PositionStatus.OPEN:
+        if position.status is not PositionStatus.OPEN or self.hold_moves:
             return
         current = self.order
         if current.status in _WAITING or current.order_type is not OrderType.STOP_LIMIT:
@@ -162,6 +165,7 @@ class StopKeeper:
         if (
             after <= 0
             or self.frozen
+            or self.hold_moves
             or self.retiring is not None
             or order is None
             or order.status not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
@@ -191,6 +195,26 @@ class StopKeeper:
         self._unprotected_since = now
         self._record(order, position, now, d)
         d.commands.append(m.CancelOrder(order))
+
+    @property
+    def moving(self) -> bool:
+        """True while a move is under way: the old stop going, or the new one not yet resting."""
+        waiting = self.order is not None and self.order.status in _WAITING
+        return self.retiring is not None or waiting
+
+    def stale_retiring(self, now: float) -> Order | None:
+        """The cancelled stop whose outcome (its last fills) never arrived, due for a new read.
+
+        The read after a cancel can be lost (an outage outlasting its retries); without its
+        answer the stop is never replaced, so it is asked for again every ``REFETCH_AFTER`` s.
+        """
+        retiring = self.retiring
+        if retiring is None or not retiring.is_done:
+            return None
+        if now - max(self._last_replace, self._refetched_at) < REFETCH_AFTER:
+            return None
+        self._refetched_at = now
+        return retiring
 
     def on_order_change(
         self, order: Order, position: Position, now: float, d: m.Decision, new_order: NewOrder
@@ -272,6 +296,8 @@ class StopKeeper:
         self, price: Decimal, position: Position, now: float, d: m.Decision, new_order: NewOrder
     ) -> None:
         """Sell what the position holds with a limit order at ``price`` (it becomes the stop)."""
+        if self.frozen:
+            return  # an operator's exit owns the position: its market sell takes it all
         size = self._product.sell_size(position.quantity)
         held = position.status in (PositionStatus.OPEN, PositionStatus.EXITING)
         if not held or not self._product.can_carry_order(size):

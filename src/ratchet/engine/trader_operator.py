@@ -12,10 +12,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ratchet.domain.ids import OrderRole
+from ratchet.domain.order_types import OrderStatus
 from ratchet.domain.orders import OperatorAction, Order, OrderSide, OrderType
 from ratchet.domain.position import PositionStatus
 from ratchet.engine import messages as m
-from ratchet.engine.forced_exit import ForcedExit
+from ratchet.engine.forced_exit import CANCEL_AGAIN_AFTER, ForcedExit
 from ratchet.ports import AuditEntry
 
 if TYPE_CHECKING:
@@ -105,16 +106,25 @@ class OperatorRequests:
         self.forced = ForcedExit(event.action)
         self.forced.audit(d, self._now, self.pair, "force-exit requested")
         self.stops.frozen = True
-        for order in [self.entry, *self.stops.orders()]:
-            if order is not None and order.is_working:
-                self._cancel(order, d, f"force-exit by {event.action.actor}")
-        self._continue_forced_exit(d)
+        self._continue_forced_exit(d)  # cancels what rests first, then sells at market
 
     def _continue_forced_exit(self, d: m.Decision) -> None:
         forced, position = self.forced, self.position
         if forced is None or position is None:
             return
         resting = [o for o in (self.entry, *self.stops.orders()) if o is not None]
+        if not forced.gave_up:
+            # cancel what rests: at once an order not asked yet (e.g. one acknowledged after
+            # the request, as it was still being sent), after a pause one whose cancel failed
+            retry = self._now >= forced.cancel_again_at
+            for order in resting:
+                if not order.is_working or order.status is OrderStatus.CANCEL_REQUESTED:
+                    continue
+                cid = order.client_order_id
+                if cid not in forced.asked or retry:
+                    forced.asked.add(cid)
+                    self._cancel(order, d, f"force-exit by {forced.action.actor}")
+                    forced.cancel_again_at = self._now + CANCEL_AGAIN_AFTER
         last = forced.order
         pending = last is not None and last.filled_size < self._reported_filled(last)
         forced.proceed(

@@ -15,12 +15,41 @@ from decimal import Decimal
 
 from ratchet.domain.money import ZERO, MoneyError, Product, ceil_to, to_decimal
 from ratchet.domain.order_types import OrderSide
-from ratchet.sim.records import SimAccount, SimOrder
+from ratchet.sim.records import CreateOrderRequest, SimAccount, SimOrder
 
 
 def fee_for(value: Decimal, rate: Decimal, quote_tick: Decimal) -> Decimal:
     """The commission of one fill: ``value * rate`` rounded up to the quote increment."""
     return ceil_to(value * rate, quote_tick)
+
+
+def hold_amount(
+    side: OrderSide, product: Product, price: Decimal, size: Decimal, taker_fee_rate: Decimal
+) -> Decimal:
+    """What an order of ``size`` at ``price`` holds: quote with the taker fee, or base."""
+    if side is OrderSide.SELL:
+        return size
+    return product.order_cost(price, size, taker_fee_rate)
+
+
+def hold_for(
+    req: CreateOrderRequest, product: Product, last: Decimal | None, taker_fee_rate: Decimal
+) -> tuple[str, Decimal]:
+    """The currency and amount a new order holds: base for a sell, else quote (fee included).
+
+    A market buy sized in quote holds that quote size; a buy sized in base holds its cost at
+    its limit price (at ``last`` for a market order). The request has passed its checks.
+    """
+    if req.side is OrderSide.SELL:
+        assert req.base_size is not None
+        return product.base_currency, req.base_size
+    if req.quote_size is not None:
+        return product.quote_currency, req.quote_size
+    price = req.limit_price if req.limit_price is not None else last
+    assert price is not None and req.base_size is not None
+    return product.quote_currency, hold_amount(
+        req.side, product, price, req.base_size, taker_fee_rate
+    )
 
 
 class Ledger:

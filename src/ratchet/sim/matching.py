@@ -11,9 +11,11 @@ from decimal import Decimal
 
 from ratchet.domain.money import ZERO, MoneyError, Product, to_decimal
 from ratchet.domain.order_types import OrderSide, OrderType
-from ratchet.sim.accounts import Ledger
+from ratchet.sim.accounts import Ledger, hold_amount
 from ratchet.sim.book import OrderBook
 from ratchet.sim.execution import Executor
+from ratchet.sim.expiry import Expiries
+from ratchet.sim.intake import admit, new_order
 from ratchet.sim.moves import Move, crosses, reach, takes_on_arrival
 from ratchet.sim.records import (
     IOC_CANCEL,
@@ -32,12 +34,7 @@ from ratchet.sim.records import (
     TimeInForce,
     TriggerStatus,
 )
-from ratchet.sim.validation import (
-    INSUFFICIENT_FUND,
-    check_create,
-    check_edit,
-    natural_time_in_force,
-)
+from ratchet.sim.validation import INSUFFICIENT_FUND, Refusal, check_edit
 
 __all__ = [
     "CancelResult",
@@ -100,7 +97,7 @@ class MatchingEngine:
             raise MoneyError(f"participation must be > 0, got {participation}")
         self._book = OrderBook(self._products)
         self._last: dict[str, Decimal] = {}
-        self._next_expiry = float("inf")  # no open GTD order ends before this
+        self._expiries = Expiries()
         self._exec = Executor(
             self._products,
             self._ledger,
@@ -198,17 +195,13 @@ class MatchingEngine:
         if product is None:
             return CreateResult(False, None, "INVALID_PRODUCT_ID", f"unknown {req.product_id!r}")
         last = self._last.get(req.product_id)
-        refusal = check_create(req, product, last, now, self._taker)
-        if refusal is not None:
-            return CreateResult(False, None, refusal.reason, refusal.message)
-        currency, hold = self._hold_for(req, product, last)
-        available = self._ledger.available(currency)
-        if hold > available:
-            message = f"needs {hold} {currency} on hold, {available} available"
-            return CreateResult(False, None, INSUFFICIENT_FUND, message)
-        order = self._new_order(req, currency, now)
-        if order.end_time is not None:
-            self._next_expiry = min(self._next_expiry, order.end_time)
+        admitted = admit(req, product, last, now, ledger=self._ledger, taker_fee_rate=self._taker)
+        if isinstance(admitted, Refusal):
+            return CreateResult(False, None, admitted.reason, admitted.message)
+        currency, hold = admitted
+        order = new_order(req, self._exec.new_id(), currency, now)
+        self._book.add(order)
+        self._expiries.note(order)
         self._ledger.set_hold(order, hold)
         self._exec.changed(order, now)
         self._take_on_arrival(order, now)
@@ -255,7 +248,7 @@ class MatchingEngine:
         )
         if reason is not None:
             return EditResult(False, [reason])
-        hold = self._hold_amount(order.side, product, price, size - order.filled_size)
+        hold = hold_amount(order.side, product, price, size - order.filled_size, self._taker)
         if hold - order.hold > self._ledger.available(order.hold_currency):
             return EditResult(False, [INSUFFICIENT_FUND])
         self._ledger.set_hold(order, hold)
@@ -270,18 +263,7 @@ class MatchingEngine:
 
     def expire(self, now: float) -> list[SimOrder]:
         """Expire every open GTD order whose ``end_time <= now``; return them."""
-        if now < self._next_expiry:
-            return []
-        due = [
-            order
-            for order in self._book.open_orders()
-            if order.end_time is not None and order.end_time <= now
-        ]
-        for order in due:
-            self._exec.finish(order, Status.EXPIRED, now)
-        ends = [o.end_time for o in self._book.open_orders() if o.end_time is not None]
-        self._next_expiry = min(ends, default=float("inf"))
-        return due
+        return self._expiries.expire(self._book, self._exec, now)
 
     def market_move(
         self, product_id: str, price: Decimal, volume: Decimal, now: float, *, gap: bool = False
@@ -303,7 +285,7 @@ class MatchingEngine:
     ) -> list[SimFill]:
         """:meth:`market_move` for callers whose values are already checked (a known product,
         a Decimal price > 0, a Decimal volume >= 0): the backtester's hot path."""
-        if now >= self._next_expiry:
+        if now >= self._expiries.next:
             self.expire(now)
         self._exec.set_capacity(product_id, self._participation * volume)
         resting = self._book.open_orders(product_id)
@@ -373,49 +355,6 @@ class MatchingEngine:
             self._exec.finish(order, Status.CANCELLED, now, IOC_CANCEL)
 
     # -- bookkeeping ------------------------------------------------------------------------
-    def _new_order(self, req: CreateOrderRequest, hold_currency: str, now: float) -> SimOrder:
-        is_stop = req.order_type is OrderType.STOP_LIMIT
-        order = SimOrder(
-            order_id=self._exec.new_id(),
-            client_order_id=req.client_order_id,
-            product_id=req.product_id,
-            side=req.side,
-            order_type=req.order_type,
-            size=req.base_size,
-            quote_size=req.quote_size,
-            limit_price=req.limit_price,
-            stop_price=req.stop_price,
-            stop_direction=req.stop_direction,
-            post_only=req.post_only,
-            time_in_force=req.time_in_force or natural_time_in_force(req.order_type),
-            end_time=req.end_time,
-            created_time=now,
-            hold_currency=hold_currency,
-            trigger_status=TriggerStatus.PENDING if is_stop else TriggerStatus.NOT_A_STOP,
-        )
-        self._book.add(order)
-        return order
-
-    def _hold_for(
-        self, req: CreateOrderRequest, product: Product, last: Decimal | None
-    ) -> tuple[str, Decimal]:
-        if req.side is OrderSide.SELL:
-            assert req.base_size is not None
-            return product.base_currency, req.base_size
-        if req.quote_size is not None:
-            return product.quote_currency, req.quote_size
-        price = req.limit_price if req.limit_price is not None else last
-        assert price is not None and req.base_size is not None
-        return product.quote_currency, self._hold_amount(req.side, product, price, req.base_size)
-
-    def _hold_amount(
-        self, side: OrderSide, product: Product, price: Decimal, size: Decimal
-    ) -> Decimal:
-        """What an order of ``size`` at ``price`` holds: quote with the taker fee, or base."""
-        if side is OrderSide.SELL:
-            return size
-        return product.order_cost(price, size, self._taker)
-
     def _require(self, product_id: str) -> Product:
         product = self._products.get(product_id)
         if product is None:

@@ -525,3 +525,86 @@ def test_a_stop_the_market_fell_through_is_replaced_by_a_limit_sell_at_the_marke
     assert position.status is PositionStatus.CLOSED
     audit = [a.detail for b in h.batches for a in b.audit if a.action == "stop stranded"]
     assert len(audit) == 1 and "0.04000" in audit[0]
+
+
+FORCE = OperatorAction(OperatorCommand.FORCE_EXIT, "alice", "leaving", 1)
+
+
+def open_with_stop() -> Harness:
+    h = Harness(quick_settings())
+    h.warm_up()
+    h.trade("0.04990", START + 35 * CANDLE_SECONDS)
+    assert h.trader.stops.order is not None
+    return h
+
+
+def test_a_force_exit_while_a_new_stop_is_being_sent_cancels_it_once_acknowledged() -> None:
+    # Arrange: the trail rose; the old stop is cancelled and the new one is on its way
+    h = open_with_stop()
+    now = START + 35 * CANDLE_SECONDS + 10
+    h.engine.market_move(PAIR, D("0.05200"), D("1000"), now)
+    h.feed(h.exchange.updates(), now)
+    decision = h.trader.handle(m.PriceTick(D("0.05200"), now), now)
+    [cancel] = [c for c in decision.commands if isinstance(c, m.CancelOrder)]
+    in_flight: list[m.PlaceOrder] = []
+    queue = deque(h.execute(cancel, now))
+    while queue:
+        for command in h.trader.handle(queue.popleft(), now).commands:
+            if isinstance(command, m.PlaceOrder):
+                in_flight.append(command)  # the REST call has not returned yet
+            else:
+                queue.extend(h.execute(command, now))
+    [place] = in_flight
+    # Act: the operator force-exits now; then the stop's place call returns
+    h.feed([m.ForceExitRequested(FORCE)], now + 1)
+    h.feed(h.execute(place, now + 1), now + 1)
+    h.trade("0.05150", now + 2)
+    # Assert: the acknowledged stop was cancelled and the position sold at market
+    assert place.order.status is OrderStatus.CANCELLED
+    [market] = h.placed(OrderType.MARKET)
+    assert market.order.operator_action == FORCE
+    assert h.trader.position is None
+
+
+def test_a_force_exit_whose_cancel_failed_asks_again_and_sells() -> None:
+    h = open_with_stop()
+    now = START + 35 * CANDLE_SECONDS + 10
+    decision = h.trader.handle(m.ForceExitRequested(FORCE), now)
+    [cancel] = [c for c in decision.commands if isinstance(c, m.CancelOrder)]
+    # the cancel call failed (an outage outlasting the adapter's retries)
+    h.feed([m.CancelAnswered(cancel.order.client_order_id, False, "503")], now)
+    for i in range(1, 4):
+        h.trade("0.05000", now + 5 * i)
+        h.feed([m.TimerFired(now + 5 * i)], now + 5 * i)
+    assert cancel.order.status is OrderStatus.CANCELLED
+    assert len(h.placed(OrderType.MARKET)) == 1
+    assert h.trader.position is None
+
+
+def test_a_restart_after_a_force_exit_gave_up_lets_the_stop_trail_again() -> None:
+    # Arrange: a force-exit that could sell only part, gave up and placed a stop again
+    h = open_with_stop()
+    now = START + 35 * CANDLE_SECONDS
+    h.trade("0.04995", now + 1, volume="1")
+    h.feed([m.ForceExitRequested(FORCE)], now + 2)
+    for step in range(1, 20):
+        h.trade("0.04995", now + 2 + 3 * step, volume="1")
+    trader = h.trader
+    position = trader.position
+    assert position is not None and trader.forced is None and trader.stops.order is not None
+    orders = [o for o in [trader.entry] if o] + [
+        c.order for c in h.commands if isinstance(c, m.PlaceOrder) and c.order.side.value == "SELL"
+    ]
+    # Act: a restart takes the position back with its orders, oldest first
+    fresh = PairTrader(PRODUCT, quick_settings())
+    fresh.restore(position, orders)
+    h.trader = fresh
+    stop = fresh.stops.order
+    # Assert: no operator exit is left frozen; the stop protects the rest, and a new force-exit
+    # starts afresh (it is not taken for the old one "already under way")
+    assert fresh.forced is None and not fresh.stops.frozen
+    assert stop is not None and stop.is_working
+    h.feed([m.ForceExitRequested(FORCE)], now + 300)
+    h.trade("0.04995", now + 301, volume="1000")
+    assert stop.status is OrderStatus.CANCELLED
+    assert len(h.placed(OrderType.MARKET)) == 6  # the 5 before the restart, then one more
