@@ -153,10 +153,11 @@ class OrderEvents:
         )
         if order.allows(answer) and order.apply(answer):
             self._record(order, d)
-        if order is self.entry or event.success:
+        if order.exchange_order_id is not None:
             # fills may have happened just before the cancel (a stop may have triggered and
-            # sold part): count them all before arming a stop, sizing a replacement stop or
-            # the operator's market sell — once settled, the order is forgotten with its fills
+            # sold part, or all: a refused cancel may mean "fully filled"): read them and the
+            # order's state before arming a stop, sizing a replacement stop or the operator's
+            # market sell — once settled, the order is forgotten with its fills
             d.commands.append(m.FetchFills(order))
             return
         self._settle(order, d)
