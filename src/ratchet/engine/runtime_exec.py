@@ -29,6 +29,10 @@ class CommandExecutor:
         self._runtime = runtime
         self._submit = submit
         self._tasks: set[asyncio.Task[None]] = set()
+        # reads of an order's fills in flight, by client_order_id: True when asked again
+        # meanwhile (one more read follows, started after the ask: N asks cost at most two)
+        self._reading: dict[str, bool] = {}
+        self.coalesced_reads = 0
 
     @property
     def busy(self) -> bool:
@@ -36,7 +40,15 @@ class CommandExecutor:
         return bool(self._tasks)
 
     def start(self, trader: PairTrader, command: m.EngineCommand) -> None:
-        """Carry out ``command`` in the background."""
+        """Carry out ``command`` in the background (a read of an order's fills while one is in
+        flight is folded into a single read after it)."""
+        if isinstance(command, m.FetchFills):
+            cid = command.order.client_order_id
+            if cid in self._reading:
+                self._reading[cid] = True
+                self.coalesced_reads += 1
+                return
+            self._reading[cid] = False
         task = asyncio.create_task(self._run(trader, command))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -47,6 +59,16 @@ class CommandExecutor:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _run(self, trader: PairTrader, command: m.EngineCommand) -> None:
+        try:
+            await self._run_once(trader, command)
+        finally:
+            again = isinstance(command, m.FetchFills) and self._reading.pop(
+                command.order.client_order_id, False
+            )
+        if again:
+            self.start(trader, command)  # asked again while this read ran: read once more
+
+    async def _run_once(self, trader: PairTrader, command: m.EngineCommand) -> None:
         order = getattr(command, "order", None)
         ids = {"pair": trader.pair, "command": type(command).__name__}
         if order is not None:
