@@ -1,0 +1,74 @@
+"""CommandExecutor: reads of one order's fills are folded into one in flight and one after."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from ratchet.domain.money import Product
+from ratchet.domain.orders import Order, OrderSide, OrderType
+from ratchet.domain.reports import FillReport, OrderReport
+from ratchet.engine import messages as m
+from ratchet.engine.pair_trader import PairTrader
+from ratchet.engine.runtime_exec import CommandExecutor
+from ratchet.ports import OrderNotFound
+
+PRODUCT = Product("ETH-BTC", Decimal("0.001"), Decimal("0.00001"), Decimal("0.01"))
+
+
+class SlowReads:
+    """An exchange whose fills list answers only when the test lets it."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.fill_reads = 0
+        self.order_reads = 0
+
+    async def list_fills(self, **_: Any) -> list[FillReport]:
+        self.fill_reads += 1
+        await self.release.wait()
+        return []
+
+    async def get_order(self, exchange_order_id: str) -> OrderReport:
+        self.order_reads += 1
+        raise OrderNotFound(exchange_order_id)  # the test needs no report
+
+
+class Posts:
+    """The part of the runtime the executor talks to."""
+
+    def __init__(self, exchange: SlowReads) -> None:
+        self.exchange = exchange
+        self.posted: list[m.EngineEvent] = []
+
+    def post(self, pair: str, event: m.EngineEvent) -> None:
+        self.posted.append(event)
+
+
+async def test_many_asks_to_read_one_orders_fills_cost_two_reads() -> None:
+    exchange = SlowReads()
+    executor = CommandExecutor(Posts(exchange), asyncio.Semaphore(1))  # type: ignore[arg-type]
+    trader = PairTrader(PRODUCT)
+    order = Order(
+        "rt-ETH-BTC-000001-stop-1",
+        "ETH-BTC",
+        OrderSide.SELL,
+        OrderType.LIMIT,
+        Decimal(1),
+        limit_price=Decimal("0.05"),
+        exchange_order_id="x-1",
+    )
+
+    for _ in range(5):  # five partial-fill reports arrive while the first read is slow
+        executor.start(trader, m.FetchFills(order))
+    await asyncio.sleep(0.01)
+    first = exchange.fill_reads
+    exchange.release.set()
+    await executor.wait()
+
+    assert first == 1
+    assert exchange.fill_reads == 2  # one read in flight, then one read after all the asks
+    assert exchange.order_reads == 2
+    assert executor.coalesced_reads == 4
+    assert not executor.busy
