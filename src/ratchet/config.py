@@ -14,9 +14,9 @@ from __future__ import annotations
 import difflib
 import re
 import typing
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ratchet.config_yaml import ExactLoader
 from ratchet.domain.indicators import IndicatorParams
 from ratchet.domain.position import TrailPolicy
 from ratchet.domain.protections import ProtectionConfig
@@ -295,32 +296,6 @@ def secrets_from_env(environ: Mapping[str, str], *, live: bool) -> Secrets:
     return Secrets(values[ENV_API_KEY], values[ENV_API_SECRET], values[ENV_DB_KEY])
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML with floats read as exact Decimals and duplicate keys refused."""
-
-
-def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
-    try:
-        return Decimal(str(node.value).replace("_", ""))
-    except InvalidOperation:
-        return loader.construct_yaml_float(node)  # .inf / .nan: refused by the validators
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Hashable, Any]:
-    seen: set[Hashable] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-
 _CREDENTIALS = re.compile(r"(://[^/@:]*:)[^/@]*@")
 _EXPECTED = {
     "int_type": "expected an integer",
@@ -421,7 +396,7 @@ def load_config(path: str | Path) -> RatchetConfig:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError([f"{source}: cannot read: {reason}"]) from None
     try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+        data = yaml.load(text, Loader=ExactLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ratchet.domain.candles import CANDLE_SECONDS
@@ -26,7 +24,7 @@ from ratchet.domain.ids import ClientOrderId
 from ratchet.domain.metrics import ClosedTally, PortfolioMetrics, portfolio_metrics
 from ratchet.domain.money import ZERO
 from ratchet.domain.orders import OperatorAction, OperatorCommand
-from ratchet.domain.position import Position, PositionStatus
+from ratchet.domain.position import PositionStatus
 from ratchet.domain.protections import ProtectionConfig, Protections
 from ratchet.domain.risk import Exposure, RiskGate
 from ratchet.engine import failpoints
@@ -35,6 +33,7 @@ from ratchet.engine.candle_closer import CandleCloser
 from ratchet.engine.pair_trader import PairTrader
 from ratchet.engine.reconcile import ReconcileReport, reconcile
 from ratchet.engine.risk_watch import RISK_ACTOR, RiskWatch
+from ratchet.engine.run_history import RunHistory, RuntimeStats
 from ratchet.engine.runtime_exec import CommandExecutor
 from ratchet.ports import (
     AuditEntry,
@@ -50,39 +49,6 @@ from ratchet.ports import (
 
 log = logging.getLogger("ratchet.engine")
 SHUTDOWN_TIMEOUT = 60.0  # seconds a stop move under way may take to finish at shutdown
-
-
-@dataclass(slots=True)
-class RuntimeStats:
-    """Counters for the dashboard and metrics."""
-
-    events: int = 0
-    commits: int = 0
-    commands: int = 0
-    ignored: int = 0
-
-
-@dataclass(slots=True)
-class RunHistory:
-    """What this run finished: closed positions and confirmed stop moves per pair."""
-
-    closed: list[Position] = field(default_factory=list)
-    stop_moves: dict[str, int] = field(default_factory=dict)
-    before: ClosedTally = field(default_factory=ClosedTally)  # closed in earlier runs
-
-    def tally(self) -> ClosedTally:
-        """Every closed round trip: earlier runs' and this run's."""
-        return self.before.add(self.closed)
-
-    def take(self, batch: StateBatch) -> None:
-        """Note what a committed batch finished."""
-        for position in batch.positions:
-            if position.status is PositionStatus.CLOSED:
-                self.closed.append(copy.copy(position))
-        for change in batch.stops:
-            if change.confirmed is not None:
-                pair = change.position_id.partition("#")[0]
-                self.stop_moves[pair] = self.stop_moves.get(pair, 0) + 1
 
 
 class Runtime:
