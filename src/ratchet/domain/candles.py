@@ -15,6 +15,9 @@ from decimal import Decimal
 
 CANDLE_SECONDS = 300
 """Length of the trading timeframe: 5 minutes."""
+TICK_OFFSETS = (0, 75, 150, 225)
+"""Seconds after a candle's start of the four price moves a recorded candle is replayed as:
+evenly spaced, so that a replay at any speed leaves the engine the same time between moves."""
 
 SECONDS_PER_DAY = 86_400
 
@@ -226,7 +229,7 @@ def ticks_from_candle(candle: Candle, low_first: bool | None = None) -> list[Tic
             trade_id=f"{candle.start}-{index}",
             sequence=index,
         )
-        for index, (offset, price) in enumerate(zip((0, 60, 180, 299), prices, strict=True))
+        for index, (offset, price) in enumerate(zip(TICK_OFFSETS, prices, strict=True))
     ]
 
 

@@ -168,9 +168,14 @@ class CancelOrder:
 
 @dataclass(frozen=True, slots=True)
 class FetchFills:
-    """Read the fills of this order (the exchange reported more filled than we counted)."""
+    """Read the fills of this order (the exchange reported more filled than we counted).
+
+    ``report``: the exchange's report that asked for the read; it is handed back after the
+    fills instead of reading the order's state again (None: read the state too).
+    """
 
     order: Order
+    report: OrderReport | None = None
 
 
 @dataclass(frozen=True, slots=True)

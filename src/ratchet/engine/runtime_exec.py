@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ratchet.domain.orders import Order, OrderType
+from ratchet.domain.reports import OrderReport
 from ratchet.engine import failpoints
 from ratchet.engine import messages as m
 from ratchet.engine.pair_trader import PairTrader
@@ -65,8 +66,9 @@ class CommandExecutor:
             again = isinstance(command, m.FetchFills) and self._reading.pop(
                 command.order.client_order_id, False
             )
-        if again:
-            self.start(trader, command)  # asked again while this read ran: read once more
+        if again and isinstance(command, m.FetchFills):
+            # asked again while this read ran: read once more, the order's state too
+            self.start(trader, m.FetchFills(command.order))
 
     async def _run_once(self, trader: PairTrader, command: m.EngineCommand) -> None:
         order = getattr(command, "order", None)
@@ -124,7 +126,7 @@ class CommandExecutor:
             return await self._cancel(command.order)
         if isinstance(command, m.LookUpOrder):
             return await self._look_up(command.order)
-        return await self._fills(command.order)
+        return await self._fills(command.order, command.report)
 
     async def _look_up(self, order: Order) -> list[m.EngineEvent]:
         found = await self._runtime.exchange.find_order(order.client_order_id)
@@ -145,13 +147,15 @@ class CommandExecutor:
             events.extend(await self._truth(order))
         return events
 
-    async def _fills(self, order: Order) -> list[m.EngineEvent]:
+    async def _fills(self, order: Order, report: OrderReport | None) -> list[m.EngineEvent]:
         if order.exchange_order_id is None:
             return []
         fills = await self._runtime.exchange.list_fills(
             exchange_order_ids=[order.exchange_order_id]
         )
         events: list[m.EngineEvent] = [m.FillsReported(tuple(fills))] if fills else []
+        if report is not None:  # the report that asked: if the list lags it, it asks again
+            return [*events, m.OrderUpdated(report)]
         return events + await self._truth(order)
 
     async def _truth(self, order: Order) -> list[m.EngineEvent]:

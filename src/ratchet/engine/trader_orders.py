@@ -109,7 +109,7 @@ class OrderEvents:
         for conflict in result.conflicts:
             self._audit(d, "exchange report conflict", f"{order.client_order_id}: {conflict}")
         if result.fills_missing:
-            d.commands.append(m.FetchFills(order))
+            d.commands.append(m.FetchFills(order, event.report))
         if result.changed:
             self._record(order, d)
         if not result.fills_missing:

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
-from ratchet.domain.candles import CANDLE_SECONDS, Candle, CandleError
+from ratchet.domain.candles import CANDLE_SECONDS, TICK_OFFSETS, Candle, CandleError
 from ratchet.domain.money import Product, floor_to, to_decimal
 from ratchet.sim.matching import MatchingEngine
 from ratchet.sim.records import SimFill
 
-LEG_OFFSETS = (0, 60, 180, 299)
+LEG_OFFSETS = TICK_OFFSETS
 """Seconds after the candle's start at which its four legs end (as ``ticks_from_candle``)."""
 
 _LEGS = len(LEG_OFFSETS)

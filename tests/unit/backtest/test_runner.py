@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ratchet.backtest.runner import PairResult, run_pair
-from ratchet.domain.candles import CANDLE_SECONDS, Candle
+from ratchet.domain.candles import CANDLE_SECONDS, TICK_OFFSETS, Candle
 from ratchet.engine.settings import TraderSettings
 
 
@@ -54,7 +54,7 @@ def test_entries_reach_the_market_only_after_the_next_candle_opened(
         starts = set(result.starts)
         for when in result.entry_times.values():
             offset = int(when) % CANDLE_SECONDS
-            assert offset in (0, 60, 180, 299)
+            assert offset in TICK_OFFSETS
             assert int(when) - offset in starts
 
 
