@@ -190,10 +190,22 @@ class Runtime:
 
     async def _handle(self, trader: PairTrader, event: m.EngineEvent) -> None:
         self.stats.events += 1
+        taken = event
         if self.risk.liquidated and isinstance(event, m.EntryApproved | m.EntryRequestedByOperator):
             # approved (or asked for) just before the emergency liquidation latched
-            event = m.EntryDenied("emergency liquidation: no new entries")
-        decision = trader.handle(event, self.now())
+            taken = m.EntryDenied("emergency liquidation: no new entries")
+            if isinstance(event, m.EntryRequestedByOperator):
+                refusal = AuditEntry(
+                    self.now(),
+                    event.action.actor,
+                    "manual entry refused",
+                    trader.pair,
+                    "emergency liquidation: no new entries until the engine is restarted",
+                )
+                self.store.submit(StateBatch(audit=[refusal])).add_done_callback(
+                    _report_write_failure
+                )
+        decision = trader.handle(taken, self.now())
         if self.tick_latencies is not None and isinstance(event, m.PriceTick) and event.received:
             self.tick_latencies.append(time.perf_counter() - event.received)
         if decision.batch:
