@@ -219,7 +219,8 @@ class EngineControl:
 
     def positions(self) -> list[PositionView]:
         """The positions the traders hold now."""
-        views = [self._position_view(t) for t in self.runtime.traders.values()]
+        deployed = self._deployed()
+        views = [self._position_view(t, deployed) for t in self.runtime.traders.values()]
         return [view for view in views if view is not None]
 
     def orders(self) -> list[OrderView]:
@@ -236,7 +237,7 @@ class EngineControl:
     async def position_detail(self, pair: str) -> PositionDetail:
         """The pair's current position, its orders (stored history first) and stop moves."""
         trader = self._trader(pair)
-        view = self._position_view(trader)
+        view = self._position_view(trader, self._deployed())
         if view is None or self.history is None:
             orders = [] if view is None else [o for o in self.orders() if o.pair == pair]
             return PositionDetail(pair, view, orders, [])
@@ -318,16 +319,17 @@ class EngineControl:
         except OrderError as exc:
             raise OperatorRefused(str(exc)) from None
 
-    def _position_view(self, trader: PairTrader) -> PositionView | None:
+    def _deployed(self) -> Decimal:
+        """What every position's holding cost, summed once per snapshot."""
+        traders = self.runtime.traders.values()
+        return sum((entry_cost(t.position) for t in traders if t.position), ZERO)
+
+    def _position_view(self, trader: PairTrader, deployed: Decimal) -> PositionView | None:
         position = trader.position
         if position is None:
             return None
         last = self.runtime.last_prices.get(trader.pair)
         cost = entry_cost(position)
-        deployed = sum(
-            (entry_cost(t.position) for t in self.runtime.traders.values() if t.position),
-            ZERO,
-        )
         entry = trader.entry
         owner = entry.operator_action.actor if entry and entry.operator_action else "engine"
         return PositionView(
