@@ -41,10 +41,14 @@ from ratchet.engine.runtime import Runtime
 from ratchet.store.sql_store import SqlStore
 
 LEGS_PER_SECOND = 10
+MODES = {
+    "staggered": "each pair moves at its own seeded phase, as independent products do",
+    "burst": "all pairs move at the same instants",
+}
 SETTINGS = TraderSettings(rules=SignalRules(rsi_below=99.0, min_confirmations=1))
 
 
-def start_simulator(folder: Path, pairs: int) -> subprocess.Popen[bytes]:
+def start_simulator(folder: Path, pairs: int, *, burst: bool = False) -> subprocess.Popen[bytes]:
     speed = LEGS_PER_SECOND * 300 / 4
     command = [
         sys.executable,
@@ -61,6 +65,8 @@ def start_simulator(folder: Path, pairs: int) -> subprocess.Popen[bytes]:
     ]
     for index in range(pairs):
         command += ["--synthetic", f"P{index:03d}-USD"]
+    if burst:
+        command.append("--lockstep")
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not (folder / "endpoints.json").exists():
@@ -134,11 +140,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--burst",
+        action="store_true",
+        help="all pairs move at the same instants (lock-step bursts of N tickers)",
+    )
     args = parser.parse_args()
+    mode = "burst" if args.burst else "staggered"
     with tempfile.TemporaryDirectory() as tmp:
-        simulator = start_simulator(Path(tmp), args.pairs)
+        simulator = start_simulator(Path(tmp), args.pairs, burst=args.burst)
         try:
-            result = asyncio.run(run(Path(tmp), args.seconds))
+            result = {"mode": mode, **asyncio.run(run(Path(tmp), args.seconds))}
         finally:
             simulator.terminate()
             simulator.wait(10)
@@ -149,7 +161,10 @@ def main() -> None:
         "CPU < 30 % of a core": cpu < 30.0,
         "0 dropped": result["dropped"] == 0,
     }
-    print(f"{result['pairs']} pairs, {result['ticks_per_s']} ticks/s for {result['seconds']} s")
+    print(
+        f"{result['pairs']} pairs, {result['ticks_per_s']} ticks/s for {result['seconds']} s "
+        f"({mode}: {MODES[mode]})"
+    )
     print(f"  tick -> decision: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
     print(f"  engine CPU: {cpu} % of one core; dropped: {result['dropped']}")
     print(

@@ -33,7 +33,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ratchet.domain.candles import Candle
 from ratchet.domain.money import Product
@@ -202,9 +202,12 @@ class StopChange:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SignalRecord:
-    """One closed candle's verdict, kept so an operator can see why the engine (did not) enter."""
+class SignalRecord(NamedTuple):
+    """One closed candle's verdict, kept so an operator can see why the engine (did not) enter.
+
+    A named tuple: one is built for every closed candle of every pair (a frozen dataclass
+    costs four times as much to build).
+    """
 
     pair: str
     start: int

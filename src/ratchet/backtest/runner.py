@@ -164,26 +164,37 @@ class _Run:
             self._drive([m.CandleClosed(previous)], float(previous.start + CANDLE_SECONDS))
 
     def _candle(self, candle: Candle, previous: Candle | None) -> None:
-        engine, start, held = self.engine, candle.start, self._held
+        engine, start, held, trader = self.engine, candle.start, self._held, self.trader
         volume = candle.volume
         quarter = volume / FOUR
         # the open: a gap from the previous close; then the previous candle is known closed
-        self._leg(candle.open, quarter, float(start), True)
+        self._leg(candle.open, quarter, float(start), True, trader.tick_ceiling())
         exposed = held()
         if previous is not None:
             self._drive([m.CandleClosed(previous)], float(start))
         last = volume - quarter * THREE
-        if self.trader.position is None and not engine.has_open(self.pair):
-            # no position and nothing rests: the middle legs only move the price
-            self._leg(candle.close, last, float(start + LEG_OFFSETS[3]), False)
+        close_at = float(start + LEG_OFFSETS[3])
+        low, high = candle.low, candle.high
+        ceiling = trader.tick_ceiling()
+        if (
+            ceiling is not None
+            and high <= ceiling
+            and engine.untouched(self.pair, low, high, close_at)
+        ):
+            # nothing rests within the candle's range and no price in it moves the trader:
+            # the middle legs only move the price
+            self._leg(candle.close, last, close_at, False, ceiling)
         else:
-            low, high = candle.low, candle.high
             low_first = candle.open - low <= high - candle.open
-            self._leg(low if low_first else high, quarter, float(start + LEG_OFFSETS[1]), False)
+            self._leg(
+                low if low_first else high, quarter, float(start + LEG_OFFSETS[1]), False, None
+            )
             exposed = exposed or held()
-            self._leg(high if low_first else low, quarter, float(start + LEG_OFFSETS[2]), False)
+            self._leg(
+                high if low_first else low, quarter, float(start + LEG_OFFSETS[2]), False, None
+            )
             exposed = exposed or held()
-            self._leg(candle.close, last, float(start + LEG_OFFSETS[3]), False)
+            self._leg(candle.close, last, close_at, False, None)
         if exposed or held():
             self.result.exposed += 1
         self._mark(candle)
@@ -191,11 +202,16 @@ class _Run:
     def _held(self) -> bool:
         return self.engine.balance(self.base) > ZERO
 
-    def _leg(self, price: Decimal, volume: Decimal, now: float, gap: bool) -> None:
+    def _leg(
+        self, price: Decimal, volume: Decimal, now: float, gap: bool, ceiling: Decimal | None
+    ) -> None:
+        """One market leg, then what it changed and its tick to the trader. The tick is left
+        out when nothing changed and the trader's ``ceiling`` (taken just before) says a price
+        this high changes nothing for it."""
         engine = self.engine
         engine.move(self.pair, price, volume, now, gap=gap)
         events = self.exchange.updates() if engine.has_updates() else []
-        if self.trader.position is not None:  # a tick changes nothing for an idle trader
+        if self.trader.position is not None and (events or ceiling is None or price > ceiling):
             events.append(m.PriceTick(price, now))
         if events:
             self._drive(events, now)

@@ -86,11 +86,22 @@ def serve(
     fault: Annotated[
         list[str] | None, typer.Option("--fault", help="Inject a fault, e.g. http_5xx=3.")
     ] = None,
+    lockstep: Annotated[
+        bool,
+        typer.Option(
+            "--lockstep",
+            help="Move all --synthetic pairs at the same instants (default: each pair's moves "
+            "get a seeded phase within the 75 s leg interval, as independent products trade).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the Advanced Trade REST + WebSocket API on loopback, replaying candles.
 
     Existing Coinbase clients work against it unchanged: point them at the printed URLs and
     the key in --keys-out (for HTTPS clients add --tls and trust DIR/cert.pem).
+
+    Recorded candles (--candles) replay at their own times (the legs of all products at the
+    same instants); --synthetic pairs are spread over each leg interval unless --lockstep.
 
     Example: ratchet sim serve --candles ../shared/data/candles --speed 300 --keys-out sim-keys
     """
@@ -104,7 +115,14 @@ def serve(
     except (CandleFileError, FaultError, ValueError) as exc:
         raise _fail(str(exc)) from None
     settings = SimSettings(
-        host=host, port=port, speed=speed, seed=seed, tls=tls, keys_out=keys_out, balances=balances
+        host=host,
+        port=port,
+        speed=speed,
+        seed=seed,
+        tls=tls,
+        keys_out=keys_out,
+        balances=balances,
+        stagger=frozenset() if lockstep else frozenset(synthetic or []),
     )
     asyncio.run(_serve(SimServer(series, settings, faults=faults)))
 

@@ -22,6 +22,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, InvalidOperati
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+INFINITY = Decimal("Infinity")
+"""Above every price: a bound that nothing reaches."""
 
 EXACT = Context(prec=60)
 """Money arithmetic runs in 60 significant digits: products and sums of realistic amounts
@@ -145,22 +147,35 @@ class Product:
         """The largest size on the grid whose cost at ``price`` (fee included) fits ``budget``.
 
         Returns zero when not even one increment fits; the caller checks the product minimums
-        with :meth:`violations` before sending anything. The cost grows with the size, so the
-        answer is found by bisection over whole increments (a few dozen steps at most).
+        with :meth:`violations` before sending anything. The cost grows with the size: the
+        unrounded cost gives the answer, checked against the rounded one (and, when rounding
+        moves it, found by bisection over whole increments: a few dozen steps at most).
         """
         budget = self._non_negative(budget, "budget")
         price = self._positive(price, "price")
         fee_rate = self._non_negative(fee_rate, "fee rate")
         step = self.base_increment
-        high = int(EXACT.divide(budget, EXACT.multiply(price, step)).to_integral_value(ROUND_FLOOR))
-        low = 0  # invariant: low increments fit; high + 1 do not
+        unit = EXACT.multiply(price, step)
+        high = int(EXACT.divide(budget, unit).to_integral_value(ROUND_FLOOR))
+        with_fee = EXACT.multiply(unit, ONE + fee_rate)
+        guess = min(high, int(EXACT.divide(budget, with_fee).to_integral_value(ROUND_FLOOR)))
+        if self._fits(guess, budget, price, fee_rate) and (
+            guess == high or not self._fits(guess + 1, budget, price, fee_rate)
+        ):
+            low = high = guess
+        else:
+            low = 0  # invariant: low increments fit; high + 1 do not
         while low < high:
             middle = (low + high + 1) // 2
-            if self.order_cost(price, EXACT.multiply(step, middle), fee_rate) <= budget:
+            if self._fits(middle, budget, price, fee_rate):
                 low = middle
             else:
                 high = middle - 1
         return EXACT.multiply(step, low).quantize(step, context=EXACT)
+
+    def _fits(self, increments: int, budget: Decimal, price: Decimal, fee_rate: Decimal) -> bool:
+        size = EXACT.multiply(self.base_increment, increments)
+        return self.order_cost(price, size, fee_rate) <= budget
 
     # -- checks ---------------------------------------------------------------------------
     def violations(self, price: Decimal | None, size: Decimal) -> tuple[str, ...]:

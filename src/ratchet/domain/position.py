@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
-from ratchet.domain.money import ZERO, Product, to_decimal
+from ratchet.domain.money import INFINITY, ZERO, Product, to_decimal
 from ratchet.domain.order_events import Fill
 
 HUNDRED = Decimal(100)
@@ -178,6 +178,15 @@ class Position:
         if moved is not None:
             self.stop = moved
         return moved
+
+    def tick_ceiling(self) -> Decimal | None:
+        """Prices at or below this change nothing in :meth:`on_price` (None: any price may)."""
+        high = self.high_water
+        if high is None or self.status.is_final:
+            return INFINITY
+        if self.status is not PositionStatus.OPEN or self._checked_high == high:
+            return high
+        return None
 
     def restore_stop(self, recorded: Decimal) -> None:
         """Take a stop level recorded earlier (restart, config change): it can only raise.

@@ -22,7 +22,7 @@ from typing import Any
 
 from ratchet.domain.candles import Candle
 from ratchet.domain.ids import ClientOrderId, OrderRole, position_id
-from ratchet.domain.money import ZERO, Product
+from ratchet.domain.money import INFINITY, ZERO, Product
 from ratchet.domain.orders import (
     CancelRequested,
     Order,
@@ -118,6 +118,21 @@ class PairTrader(OrderEvents, OperatorRequests):
     def is_idle(self) -> bool:
         """True when the pair has no position and asked for no entry."""
         return self.position is None and self._requested_price is None
+
+    def tick_ceiling(self) -> Decimal | None:
+        """Ticks at or below this price change nothing here, whenever they come (None: any
+        tick may). A driver that knows the market stays below it may leave the ticks out:
+        the backtester does, for the legs of a candle that cannot reach anything."""
+        position = self.position
+        if position is None:
+            return INFINITY
+        if (
+            self.forced is not None
+            or self.settings.stranded_stop_after > 0
+            or not self.stops.settled(position)
+        ):
+            return None
+        return position.tick_ceiling()
 
     def orders(self) -> list[Order]:
         """Every order of the current position that the trader tracks."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ratchet.domain.ids import OrderRole
 from ratchet.domain.order_types import OrderStatus
@@ -122,32 +122,17 @@ class StopKeeper:
         self, position: Position, now: float, d: m.Decision, new_order: NewOrder
     ) -> None:
         """Start a replace when the desired stop is above the resting one and it is time."""
-        if self.frozen or self.retiring is not None:
+        wanted = self._wanted(position)
+        if wanted is None:
             return
-        if self.order is None:
+        if wanted == "place":
             # OPEN or EXITING: a remainder whose stop was refused is protected again on retry
             self.place(position, now, d, new_order)
             return
-        if position.status is not PositionStatus.OPEN or self.hold_moves:
+        if wanted == "raise" and now - self._last_replace < self._settings.min_stop_interval:
             return
         current = self.order
-        if current.status in _WAITING or current.order_type is not OrderType.STOP_LIMIT:
-            return
-        # a late entry fill grew the position: the stop must cover all of it
-        resize = (
-            current.filled_size == 0
-            and position.quantity != current.size
-            and current.size != self._product.sell_size(position.quantity)
-        )
-        if not resize:
-            if self.desired is None or current.stop_price is None:
-                return
-            if self.desired <= current.stop_price:
-                return
-            if now - self._last_replace < self._settings.min_stop_interval:
-                return
-        if not current.allows(CancelRequested()):
-            return
+        assert current is not None
         current.apply(CancelRequested())
         self._cancel_ours.add(current.client_order_id)
         self.retiring, self.order = current, None
@@ -155,6 +140,41 @@ class StopKeeper:
         self._unprotected_since = now
         self._record(current, position, now, d)
         d.commands.append(m.CancelOrder(current))
+
+    def settled(self, position: Position) -> bool:
+        """True when :meth:`maybe_replace` would do nothing now or at any later time: only a
+        new event (a higher trail, an order change) can give the stop something to do."""
+        return self._wanted(position) is None
+
+    def _wanted(self, position: Position) -> Literal["place", "resize", "raise"] | None:
+        """What the stop needs, leaving time aside: a first stop, one that covers a grown
+        position, one raised to the desired level — or nothing."""
+        if self.frozen or self.retiring is not None:
+            return None
+        current = self.order
+        if current is None:
+            return "place"
+        if position.status is not PositionStatus.OPEN or self.hold_moves:
+            return None
+        if current.status in _WAITING or current.order_type is not OrderType.STOP_LIMIT:
+            return None
+        wanted: Literal["resize", "raise"]
+        # a late entry fill grew the position: the stop must cover all of it
+        if (
+            current.filled_size == 0
+            and position.quantity != current.size
+            and current.size != self._product.sell_size(position.quantity)
+        ):
+            wanted = "resize"
+        elif (
+            self.desired is not None
+            and current.stop_price is not None
+            and self.desired > current.stop_price
+        ):
+            wanted = "raise"
+        else:
+            return None
+        return wanted if current.allows(CancelRequested()) else None
 
     def watch(
         self, price: Decimal, position: Position, now: float, d: m.Decision, new_order: NewOrder

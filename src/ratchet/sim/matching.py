@@ -173,6 +173,23 @@ class MatchingEngine:
         """True when ``product_id`` has at least one open order."""
         return self._book.has_open(product_id)
 
+    def untouched(self, product_id: str, low: Decimal, high: Decimal, until: float) -> bool:
+        """True when trading anywhere in ``[low, high]`` (from a last price inside it) until
+        ``until`` fills, triggers and expires nothing of ``product_id``'s open orders."""
+        resting = self._book.open_orders(product_id)
+        if not resting:
+            return True
+        if until >= self._expiries.next:
+            return False
+        for order in resting:
+            if order.trigger_status == TriggerStatus.PENDING:
+                threshold, below = order.stop_price, order.stop_direction == StopDirection.DOWN
+            else:
+                threshold, below = order.limit_price, order.side is OrderSide.BUY
+            if threshold is None or ((low <= threshold) if below else (high >= threshold)):
+                return False
+        return True
+
     def has_updates(self) -> bool:
         """True when some order changed since the last :meth:`drain_updates`."""
         return self._book.has_updates()

@@ -4,6 +4,11 @@ A candle is replayed as four legs, on the path of :func:`~ratchet.domain.candles
 open, then the extreme nearer to the open (a tie goes to the low), then the other extreme, then
 the close. The open leg is a gap from the previous close; the other three are continuous. The
 candle's volume is split equally over the four legs (the last one takes the remainder).
+
+A product's legs can be *shifted* by a phase within the leg interval (:func:`stagger_shifts`):
+on a real exchange products trade independently, not all at the same instants. Recorded-candle
+replays are never shifted, so their market times stay those of ``ticks_from_candle`` (a paper
+replay trades exactly like the backtester).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ LEG_OFFSETS = TICK_OFFSETS
 """Seconds after the candle's start at which its four legs end (as ``ticks_from_candle``)."""
 
 _LEGS = len(LEG_OFFSETS)
+LEG_SPACING = LEG_OFFSETS[1] - LEG_OFFSETS[0]
+"""Seconds between two legs of a candle; a shift stays below it (legs keep their order)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +55,40 @@ class ReplayStep(NamedTuple):
     fills: list[SimFill]
 
 
-def candle_path(candle: Candle, product_id: str) -> list[Leg]:
-    """The four legs of ``candle``: open (a gap), nearer extreme, farther extreme, close."""
+def candle_path(candle: Candle, product_id: str, shift: float = 0.0) -> list[Leg]:
+    """The four legs of ``candle``: open (a gap), nearer extreme, farther extreme, close.
+
+    ``shift`` (seconds, ``0 <= shift < LEG_SPACING``) moves every leg that much later; the
+    legs stay inside the candle and in their order.
+    """
+    if not 0.0 <= shift < LEG_SPACING:
+        raise ValueError(f"a leg shift must be in [0, {LEG_SPACING}) s, got {shift}")
     low_first = candle.open - candle.low <= candle.high - candle.open
     middle = (candle.low, candle.high) if low_first else (candle.high, candle.low)
     prices = (candle.open, *middle, candle.close)
     quarter = candle.volume / _LEGS
     volumes = [quarter] * (_LEGS - 1) + [candle.volume - quarter * (_LEGS - 1)]
     return [
-        Leg(product_id, float(candle.start + offset), price, volume, gap=index == 0)
+        Leg(product_id, candle.start + offset + shift, price, volume, gap=index == 0)
         for index, (offset, price, volume) in enumerate(
             zip(LEG_OFFSETS, prices, volumes, strict=True)
         )
     ]
+
+
+def stagger_shifts(product_ids: Iterable[str], seed: int) -> dict[str, float]:
+    """A seeded phase per product in ``[0, LEG_SPACING)`` seconds, to whole milliseconds.
+
+    Each product's phase depends only on the seed and its own id (adding a product does not
+    move the others); the same arguments give the same phases.
+    """
+    return {
+        pid: min(
+            round(random.Random(f"stagger:{seed}:{pid}").random() * LEG_SPACING, 3),
+            LEG_SPACING - 0.001,
+        )
+        for pid in product_ids
+    }
 
 
 class CandleReplay:

@@ -5,6 +5,10 @@ farther extreme, close) — publishing tickers and candle updates, and order upd
 channel. Time is the replay's: ``sim_now`` is the time of the last leg applied. With
 ``speed > 0`` a background task paces the legs at ``speed`` × real time; with ``speed == 0``
 the market moves only when :meth:`SimServer.step` is called (deterministic tests).
+
+Products named in ``SimSettings.stagger`` have their legs shifted by a seeded phase within the
+leg interval (see :func:`~ratchet.sim.replay.stagger_shifts`), so they do not all move at the
+same instant; the others keep the candles' own leg times.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from ratchet.sim import serialize
 from ratchet.sim.faults import FaultError, Faults
 from ratchet.sim.matching import MatchingEngine
 from ratchet.sim.products import product_for
-from ratchet.sim.replay import Leg, candle_path
+from ratchet.sim.replay import Leg, candle_path, stagger_shifts
 from ratchet.sim.rest_api import PREFIX, SimRestApi, fault_middleware
 from ratchet.sim.tls import self_signed_certificate
 from ratchet.sim.ws_hub import WsHub
@@ -44,6 +48,9 @@ from ratchet.sim.ws_hub import WsHub
 log = logging.getLogger("ratchet.sim")
 
 DEFAULT_BALANCES = {"BTC": Decimal(10), "USD": Decimal(100_000)}
+CATCH_UP = 0.005
+"""Seconds the pacing may run behind its schedule and still catch up (a sleep's overshoot);
+after a longer stall it carries on from where it is, never rushing through the missed time."""
 
 
 @dataclass
@@ -61,6 +68,7 @@ class SimSettings:
     taker_fee_rate: Decimal = Decimal("0.006")
     participation: Decimal = Decimal("0.25")
     heartbeat_interval: float = 1.0
+    stagger: frozenset[str] = frozenset()  # products whose legs get a seeded phase shift
 
 
 @dataclass(frozen=True)
@@ -110,8 +118,10 @@ class SimServer:
         else:
             self.private_key_pem = ""
         self.credentials = credentials
+        staggered = sorted(self.settings.stagger & self.candles.keys())
+        shifts = stagger_shifts(staggered, self.settings.seed)
         per_product = [
-            [leg for candle in series for leg in candle_path(candle, pid)]
+            [leg for candle in series for leg in candle_path(candle, pid, shifts.get(pid, 0.0))]
             for pid, series in self.candles.items()
         ]
         self._legs = list(heapq.merge(*per_product, key=lambda leg: leg.time))
@@ -326,11 +336,20 @@ class SimServer:
         return [serialize.user_order_json(o) for o in self.engine.orders(statuses=["OPEN"])]
 
     async def _pace(self) -> None:
+        # each leg is due its market interval after the previous one; a sleep's overshoot (and
+        # the time a step takes) is made up on the next legs, up to CATCH_UP
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while self._next_leg < len(self._legs):
             leg = self._legs[self._next_leg]
-            wait = (leg.time - self.sim_now) / self.settings.speed
-            if wait > 0:
-                await asyncio.sleep(wait)
+            interval = (leg.time - self.sim_now) / self.settings.speed
+            if interval > 0:
+                due += interval
+                now = loop.time()
+                if due > now:
+                    await asyncio.sleep(due - now)
+                elif now - due > CATCH_UP:
+                    due = now
             self.step(1)
         self.finished.set()
 

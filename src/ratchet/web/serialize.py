@@ -1,9 +1,9 @@
 """Engine views -> JSON: Decimals become plain decimal strings (never floats, never "1E-8"),
 enums their values.
 
-Dataclasses are walked field by field (plus the derived figures of ``PortfolioMetrics``, which
-are properties); mappings, lists and tuples recursively. A float stays a float (times, indicator
-values), a bool stays a bool.
+Dataclasses and named tuples are walked field by field (plus the derived figures of
+``PortfolioMetrics``, which are properties); mappings, lists and tuples recursively. A float
+stays a float (times, indicator values), a bool stays a bool.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def plain(value: Any) -> Any:
         if isinstance(value, PortfolioMetrics):  # its derived figures are properties
             found.update({name: plain(getattr(value, name)) for name in DERIVED})
         return found
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple: a record
+        return {name: plain(item) for name, item in zip(value._fields, value, strict=True)}
     if isinstance(value, Mapping):
         return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
