@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from ratchet.backtest.parallel import default_workers, run_pairs
 from ratchet.backtest.report import render_html
-from ratchet.backtest.runner import DEFAULT_PARTICIPATION, PairResult, run_pair
+from ratchet.backtest.runner import DEFAULT_PARTICIPATION, PairResult
 from ratchet.backtest.summary import Summary, report_json, summarize
 from ratchet.cli.sim import load_candle_source
 from ratchet.config import ConfigError, RatchetConfig, load_config
@@ -85,6 +86,10 @@ def backtest_command(
     html_out: Annotated[
         Path | None, typer.Option("--html", help="Write the HTML report (one file, offline).")
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", help="Pairs run in parallel (0: one per core; 1: no workers)."),
+    ] = 0,
 ) -> None:
     """Backtest every pair of the data with the live engine code, each pair alone.
 
@@ -113,6 +118,8 @@ def backtest_command(
         }
         if options["participation"] == 0:
             raise BadArgument("--participation-pct must be > 0")
+        if jobs < 0:
+            raise BadArgument(f"--jobs must be >= 0, got {jobs}")
         low, high = _epoch(start, "--from"), _epoch(end, "--to")
         if low is not None and high is not None and low >= high:
             raise BadArgument(f"--from {start} must be before --to {end}")
@@ -133,7 +140,7 @@ def backtest_command(
     if not chosen:
         typer.echo("error: no candles in the chosen period", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
-    results, seconds = _run(chosen, budget, settings, options)
+    results, seconds = _run(chosen, budget, settings, options, jobs or default_workers())
     summary = summarize(results)
     console = Console(width=max(Console().width, 150))
     console.print(_table(summary))
@@ -170,17 +177,24 @@ def _run(
     cash: Decimal,
     config: RatchetConfig | None,
     options: Mapping[str, Decimal],
+    workers: int,
 ) -> tuple[dict[str, PairResult], float]:
-    results: dict[str, PairResult] = {}
+    settings = {
+        pair: config.trader_settings(pair) if config is not None else TraderSettings()
+        for pair in series
+    }
     started = time.perf_counter()
     columns = (TextColumn("backtesting {task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, transient=True) as progress:
         task = progress.add_task("", total=sum(len(data) for data in series.values()))
-        for pair, data in sorted(series.items()):
-            progress.update(task, description=pair)
-            settings = config.trader_settings(pair) if config is not None else TraderSettings()
-            results[pair] = run_pair(pair, data, settings, cash=cash, **options)  # type: ignore[arg-type]
-            progress.advance(task, len(data))
+        progress.update(task, description=f"{len(series)} pairs")
+
+        def finished(pair: str, candles: int) -> None:
+            progress.update(task, description=f"{pair} done", advance=candles)
+
+        results = run_pairs(
+            series, settings, workers=workers, progress=finished, cash=cash, **options
+        )
     return results, time.perf_counter() - started
 
 

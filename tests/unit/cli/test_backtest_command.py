@@ -78,6 +78,18 @@ def test_fees_and_slippage_are_taken_from_the_flags(tmp_path: Path, demo_eth_btc
     assert float(first_dear["entry_fees"]) > 1.9 * float(first_cheap["entry_fees"])
 
 
+def test_pairs_run_on_several_workers_give_the_same_json_as_on_one(tmp_path: Path) -> None:
+    # Arrange: all six bundled pairs
+    alone, shared = tmp_path / "one.json", tmp_path / "three.json"
+    # Act
+    one = ratchet("backtest", "--jobs", "1", "--json", str(alone))
+    three = ratchet("backtest", "--jobs", "3", "--json", str(shared))
+    # Assert
+    assert one.returncode == three.returncode == 0, three.stderr
+    assert alone.read_bytes() == shared.read_bytes()
+    assert len(json.loads(alone.read_text())["pairs"]) == 6
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -91,6 +103,7 @@ def test_fees_and_slippage_are_taken_from_the_flags(tmp_path: Path, demo_eth_btc
         (("--slippage-pct", "-1"), "--slippage-pct must be"),
         (("--participation-pct", "0"), "--participation-pct must be > 0"),
         (("--json", "/no/such/folder/out.json"), "no folder /no/such/folder"),
+        (("--jobs", "-1"), "--jobs must be >= 0"),
     ],
 )
 def test_bad_arguments_are_usage_errors_with_one_clear_line(

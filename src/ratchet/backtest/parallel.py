@@ -1,0 +1,93 @@
+"""Backtest many pairs on several cores: each pair runs alone, so pairs run in parallel.
+
+Worker processes are forked from this one, so they inherit the candles and settings as they
+are in memory (nothing is copied to them); only each pair's :class:`PairResult` travels back.
+The results are assembled in pair order, so a run on N workers gives exactly what a run on one
+gives. Where ``fork`` is not available (Windows), or with one worker, or for one pair, the
+pairs simply run one after the other in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from ratchet.backtest.runner import PairResult, run_pair
+from ratchet.domain.candles import Candle
+from ratchet.engine.settings import TraderSettings
+
+Progress = Callable[[str, int], None]
+"""Told ``(pair, candles)`` as each pair finishes."""
+
+_WORK: dict[str, Any] = {}
+"""In a worker: the candles, settings and options it was forked with."""
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """True where worker processes can be forked (Linux, the BSDs, macOS)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def run_pairs(
+    series: Mapping[str, Sequence[Candle]],
+    settings: Mapping[str, TraderSettings],
+    *,
+    workers: int = 1,
+    progress: Progress | None = None,
+    **options: Any,
+) -> dict[str, PairResult]:
+    """Backtest every pair of ``series`` alone (see :func:`~ratchet.backtest.runner.run_pair`),
+    on up to ``workers`` processes; ``settings`` has each pair's trader settings and
+    ``options`` are ``run_pair``'s keyword arguments. Results come in pair order."""
+    pairs = sorted(series)
+    missing = [pair for pair in pairs if pair not in settings]
+    if missing:
+        raise ValueError(f"no trader settings for {', '.join(missing)}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    workers = min(workers, len(pairs))
+    if workers <= 1 or not can_fork():
+        results = {}
+        for pair in pairs:
+            results[pair] = run_pair(pair, series[pair], settings[pair], **options)
+            if progress is not None:
+                progress(pair, len(series[pair]))
+        return results
+    done: dict[str, PairResult] = {}
+    context = multiprocessing.get_context("fork")
+    # forked workers inherit these as they are (the initializer's arguments are not pickled)
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_take_work, initargs=(series, settings, options)
+    ) as pool:
+        # the longest series first, so that no worker is left with a big one at the end
+        order = sorted(pairs, key=lambda pair: -len(series[pair]))
+        futures = {pool.submit(_run_one, pair): pair for pair in order}
+        for future in as_completed(futures):
+            pair = futures[future]
+            done[pair] = future.result()
+            if progress is not None:
+                progress(pair, len(series[pair]))
+    return {pair: done[pair] for pair in pairs}
+
+
+def _take_work(
+    series: Mapping[str, Sequence[Candle]],
+    settings: Mapping[str, TraderSettings],
+    options: dict[str, Any],
+) -> None:
+    _WORK.update(series=series, settings=settings, options=options)
+
+
+def _run_one(pair: str) -> PairResult:
+    return run_pair(pair, _WORK["series"][pair], _WORK["settings"][pair], **_WORK["options"])
