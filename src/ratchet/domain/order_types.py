@@ -53,9 +53,8 @@ class OrderStatus(Enum):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset(
-    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED}
-)
+# a tuple: membership is an identity test, where a set would call the Enum's Python __hash__
+_TERMINAL = (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
 
 
 class OperatorCommand(Enum):

@@ -38,7 +38,10 @@ class PositionStatus(Enum):
     @property
     def is_final(self) -> bool:
         """True once the position is over (closed, or cancelled with no fill)."""
-        return self in (PositionStatus.CLOSED, PositionStatus.CANCELLED)
+        return self in _FINAL
+
+
+_FINAL = (PositionStatus.CLOSED, PositionStatus.CANCELLED)
 
 
 @dataclass(frozen=True, slots=True)
