@@ -185,12 +185,16 @@ def _run(
     }
     started = time.perf_counter()
     columns = (TextColumn("backtesting {task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, transient=True) as progress:
+    # no refresh thread (auto_refresh=False): the workers are forked from this process, and a
+    # fork should not copy a thread that may hold a lock; the bar is redrawn as pairs finish
+    with Progress(*columns, transient=True, auto_refresh=False) as progress:
         task = progress.add_task("", total=sum(len(data) for data in series.values()))
         progress.update(task, description=f"{len(series)} pairs")
+        progress.refresh()
 
         def finished(pair: str, candles: int) -> None:
             progress.update(task, description=f"{pair} done", advance=candles)
+            progress.refresh()
 
         results = run_pairs(
             series, settings, workers=workers, progress=finished, cash=cash, **options
