@@ -79,6 +79,19 @@ class InProcessExchange:
         self.engine = engine
         self._reported = 0  # sequence of the newest fill reported by updates()
 
+    def carry_out(self, command: m.EngineCommand, now: float) -> list[m.EngineEvent] | None:
+        """The events an exchange command leads to; None for one that is not the exchange's
+        (a ``RequestEntry`` is for the risk gate)."""
+        if isinstance(command, m.PlaceOrder):
+            return self.place(command.order, now)
+        if isinstance(command, m.CancelOrder):
+            return self.cancel(command.order, now)
+        if isinstance(command, m.FetchFills):
+            return self.fills_of(command.order)
+        if isinstance(command, m.LookUpOrder):
+            return self.look_up(command.order)
+        return None
+
     def place(self, order: Order, now: float) -> list[m.EngineEvent]:
         """Create the order; its ack or refusal, then any immediate fills."""
         result = self.engine.create_order(request_of(order), now)

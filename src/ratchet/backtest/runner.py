@@ -240,15 +240,9 @@ class _Run:
                 queue.extend(execute(command, now))
 
     def _execute(self, command: m.EngineCommand, now: float) -> list[m.EngineEvent]:
-        exchange = self.exchange
-        if isinstance(command, m.PlaceOrder):
-            return exchange.place(command.order, now)
-        if isinstance(command, m.CancelOrder):
-            return exchange.cancel(command.order, now)
-        if isinstance(command, m.FetchFills):
-            return exchange.fills_of(command.order)
-        if isinstance(command, m.LookUpOrder):
-            return exchange.look_up(command.order)
+        events = self.exchange.carry_out(command, now)
+        if events is not None:
+            return events
         account = self.engine.account(self.quote)
         available = account.available if account else ZERO
         budget = self.gate.budget(available)

@@ -62,15 +62,8 @@ class Harness:
                 queue.extend(self.execute(command, now))
 
     def execute(self, command: m.EngineCommand, now: float) -> list[m.EngineEvent]:
-        if isinstance(command, m.PlaceOrder):
-            return self.exchange.place(command.order, now)
-        if isinstance(command, m.CancelOrder):
-            return self.exchange.cancel(command.order, now)
-        if isinstance(command, m.FetchFills):
-            return self.exchange.fills_of(command.order)
-        if isinstance(command, m.LookUpOrder):
-            return self.exchange.look_up(command.order)
-        return [m.EntryApproved(self.budget)]
+        events = self.exchange.carry_out(command, now)
+        return [m.EntryApproved(self.budget)] if events is None else events
 
     def trade(self, price: str, now: float, volume: str = "1000") -> None:
         self.engine.market_move(PAIR, D(price), D(volume), now)

@@ -64,15 +64,8 @@ class Checked:
                 queue.extend(self.execute(command, now))
 
     def execute(self, command: m.EngineCommand, now: float) -> list[m.EngineEvent]:
-        if isinstance(command, m.PlaceOrder):
-            return self.exchange.place(command.order, now)
-        if isinstance(command, m.CancelOrder):
-            return self.exchange.cancel(command.order, now)
-        if isinstance(command, m.FetchFills):
-            return self.exchange.fills_of(command.order)
-        if isinstance(command, m.LookUpOrder):
-            return self.exchange.look_up(command.order)
-        return [m.EntryApproved(D("9.5"))]
+        events = self.exchange.carry_out(command, now)
+        return [m.EntryApproved(D("9.5"))] if events is None else events
 
     def leg(self, price: Decimal, volume: Decimal, now: float, gap: bool) -> None:
         self.engine.move(self.pair, price, volume, now, gap=gap)
