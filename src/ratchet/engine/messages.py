@@ -7,7 +7,7 @@ results back as events; the trader itself never awaits anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from ratchet.domain.candles import Candle
@@ -197,9 +197,15 @@ class RequestEntry:
 EngineCommand = PlaceOrder | CancelOrder | FetchFills | LookUpOrder | RequestEntry
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Decision:
     """What one event led to: commands to carry out, and state to commit before them."""
 
-    commands: list[EngineCommand] = field(default_factory=list)
-    batch: StateBatch = field(default_factory=StateBatch)
+    commands: list[EngineCommand]
+    batch: StateBatch
+
+    def __init__(  # spelled out: one is made for every event
+        self, commands: list[EngineCommand] | None = None, batch: StateBatch | None = None
+    ) -> None:
+        self.commands = [] if commands is None else commands
+        self.batch = StateBatch() if batch is None else batch
