@@ -9,16 +9,18 @@ enough, and the distance from ``prev`` orders the executions along the path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from ratchet.domain.money import ZERO
 from ratchet.domain.order_types import OrderSide
 
 
-@dataclass(frozen=True, slots=True)
-class Move:
-    """The market's move from the last price ``prev`` to ``new`` (``gap``: a jump)."""
+class Move(NamedTuple):
+    """The market's move from the last price ``prev`` to ``new`` (``gap``: a jump).
+
+    A named tuple: one is made for every leg that meets a resting order.
+    """
 
     prev: Decimal
     new: Decimal
