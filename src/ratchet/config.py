@@ -11,9 +11,7 @@ read from the YAML text itself (never through a binary float). :func:`load_confi
 
 from __future__ import annotations
 
-import difflib
 import re
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,6 +32,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ratchet.config_errors import describe, show
 from ratchet.config_yaml import ExactLoader
 from ratchet.domain.indicators import IndicatorParams
 from ratchet.domain.position import TrailPolicy
@@ -296,59 +295,6 @@ def secrets_from_env(environ: Mapping[str, str], *, live: bool) -> Secrets:
     return Secrets(values[ENV_API_KEY], values[ENV_API_SECRET], values[ENV_DB_KEY])
 
 
-_CREDENTIALS = re.compile(r"(://[^/@:]*:)[^/@]*@")
-_EXPECTED = {
-    "int_type": "expected an integer",
-    "bool_type": "expected true or false",
-    "string_type": "expected a string",
-    "decimal_parsing": "expected a number",
-    "decimal_type": "expected a number",
-    "finite_number": "expected a finite number",
-    "dict_type": "expected a mapping",
-    "model_type": "expected a mapping",
-    "list_type": "expected a list",
-}
-
-
-def _show(value: Any) -> str:
-    """A given value as the message shows it (passwords in URLs masked)."""
-    if isinstance(value, bool) or value is None:
-        return {True: "true", False: "false", None: "null"}[value]
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return repr(_CREDENTIALS.sub(r"\1***@", value))
-    return str(value)
-
-
-def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
-    """The keys allowed where ``loc`` points (the model holding the unknown key)."""
-    kind: Any = RatchetConfig
-    for part in loc[:-1]:
-        if typing.get_origin(kind) is dict:  # the part is a key: go to the value type
-            kind = typing.get_args(kind)[1]
-        else:
-            kind = kind.model_fields[str(part)].annotation
-    return list(kind.model_fields)
-
-
-def _problem(error: Any) -> tuple[str, str]:
-    loc = tuple(p for p in error["loc"] if p != "[key]")
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        allowed = _fields_at(loc)
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "expected one of " + ", ".join(allowed)
-        return path, f"unknown key ({hint})"
-    if kind == "missing":
-        return path, "required"
-    message = _EXPECTED.get(kind, error["msg"])
-    return path, f"{message}, got {_show(error['input'])}"
-
-
 def _cross_checks(config: RatchetConfig) -> list[tuple[str, str]]:
     problems = []
     scopes = [("strategy", config.strategy)] + [
@@ -373,11 +319,11 @@ def parse_config(data: Any, source: str = "config") -> RatchetConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError([f"{source}: top level must be a mapping of sections, got {_show(data)}"])
+        raise ConfigError([f"{source}: top level must be a mapping of sections, got {show(data)}"])
     try:
         config = RatchetConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(e) for e in exc.errors(include_url=False)]
+        problems = [describe(e, RatchetConfig) for e in exc.errors(include_url=False)]
         raise ConfigError([f"{source}: {path}: {message}" for path, message in problems]) from None
     cross = _cross_checks(config)
     if cross:
