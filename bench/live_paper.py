@@ -2,15 +2,25 @@
 """Live paper load: N pairs on the simulator, ticker messages at 10/s per pair, for S seconds.
 
 The simulator runs in its own process (``ratchet sim serve --synthetic ...``) replaying seeded
-random walks at a speed that gives each pair 10 price legs per second; the engine (Runtime, the
-real adapter over loopback WebSocket + REST, a SQLite store) trades all pairs in this process.
+random walks at a speed that gives each pair 10 price legs per second (one ticker and one
+candle update per leg); the engine (Runtime, the real adapter over loopback WebSocket + REST, a
+SQLite store) trades all pairs in this process.
 
-Prints: p50/p99 latency from a ticker's arrival in the engine to the trader's decision on it
-(stop ratchet and replace decision included; target p99 < 1 ms), the engine process's CPU use
-(target < 30 % of one core), and messages dropped (sequence gaps, reconnects, and slow-client
-drops on the simulator's side; target 0).
+Two modes, and the output says which one was measured:
 
-Usage: .venv/bin/python bench/live_paper.py [--pairs 100] [--seconds 60]   (last line: JSON)
+* staggered (default): each pair moves at its own seeded phase within the leg interval, as
+  independent products do on the exchange (tickers arrive spread out, about one per ms);
+* ``--burst``: all pairs move at the same instants (``sim serve --lockstep``), so every 100 ms a
+  burst of N tickers (and N candle updates) arrives at once and the last waits for the others.
+
+Prints: p50/p99 latency from a ticker's arrival in the engine (when the runtime takes it from
+the feed) to the trader's decision on it (stop ratchet and replace decision included; target
+p99 < 1 ms), the engine process's CPU use over the measured window, all threads (the store's
+writer thread included; target < 30 % of one core), and messages dropped (sequence gaps,
+reconnects, and slow-client drops on the simulator's side; target 0).
+
+Usage: .venv/bin/python bench/live_paper.py [--pairs 100] [--seconds 60] [--burst]
+(last line: JSON)
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ user). Each subscribe message carries a fresh JWT. Per connection the feed
 * tracks ``sequence_num``: a repeat or an older number is dropped (duplicate / out of order);
   a jump is a gap, and a gap is always followed by a REST resync;
 * reconnects with jittered exponential backoff when the socket drops or goes quiet (no
-  message, not even a heartbeat, for ``idle_timeout`` seconds), then resyncs;
+  message, not even a heartbeat, for ``idle_timeout`` seconds — at most a quarter more), then
+  resyncs;
 * after every resync emits :class:`~ratchet.ports.Resynced` with the open orders and balances,
   so the engine compares them with what it believes.
 """
@@ -164,40 +165,54 @@ class CoinbaseFeed:
             await ws.send_str(json.dumps(message))
 
     async def _read(self, name: str, ws: aiohttp.ClientWebSocketResponse) -> None:
-        last_sequence: int | None = None
-        while True:
-            msg = await ws.receive(timeout=self._idle_timeout)
-            if msg.type is not aiohttp.WSMsgType.TEXT:
-                if msg.type in (
-                    aiohttp.WSMsgType.CLOSE,
-                    aiohttp.WSMsgType.CLOSED,
-                    aiohttp.WSMsgType.CLOSING,
-                    aiohttp.WSMsgType.ERROR,
-                ):
-                    return
-                continue
-            self.stats.messages += 1
-            try:
-                message = json.loads(msg.data)
-                if not isinstance(message, dict):
-                    raise BadMessage("a feed message must be a JSON object")
-            except (ValueError, BadMessage) as exc:
-                self._bad(name, exc, msg.data)
-                continue
-            sequence = message.get("sequence_num")
-            if isinstance(sequence, int):
-                if last_sequence is not None and sequence <= last_sequence:
-                    self.stats.duplicates += 1
+        # one timeout for the whole connection, pushed on by the messages (at most every
+        # quarter of idle_timeout, not per message: a timeout per receive costs more than the
+        # rest of the loop): a connection is dropped after idle_timeout .. 1.25 x idle_timeout
+        # without a message (TimeoutError, as a receive timeout would)
+        loop = asyncio.get_running_loop()
+        limit, step = self._idle_timeout * 1.25, self._idle_timeout / 4
+        pushed = loop.time()
+        async with asyncio.timeout_at(pushed + limit) as quiet:
+            last_sequence: int | None = None
+            while True:
+                msg = await ws.receive()
+                if (now := loop.time()) - pushed > step:  # a message: the deadline moves on
+                    quiet.reschedule(now + limit)
+                    pushed = now
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    if msg.type in (
+                        aiohttp.WSMsgType.CLOSE,
+                        aiohttp.WSMsgType.CLOSED,
+                        aiohttp.WSMsgType.CLOSING,
+                        aiohttp.WSMsgType.ERROR,
+                    ):
+                        return
                     continue
-                gap = last_sequence is not None and sequence > last_sequence + 1
-                last_sequence = sequence
-                if gap:
-                    self.stats.gaps += 1
-                    await self.resync(f"{name} sequence gap")
-            try:
-                self._dispatch(message)
-            except BadMessage as exc:
-                self._bad(name, exc, msg.data)
+                self.stats.messages += 1
+                try:
+                    message = json.loads(msg.data)
+                    if not isinstance(message, dict):
+                        raise BadMessage("a feed message must be a JSON object")
+                except (ValueError, BadMessage) as exc:
+                    self._bad(name, exc, msg.data)
+                    continue
+                sequence = message.get("sequence_num")
+                if isinstance(sequence, int):
+                    if last_sequence is not None and sequence <= last_sequence:
+                        self.stats.duplicates += 1
+                        continue
+                    gap = last_sequence is not None and sequence > last_sequence + 1
+                    last_sequence = sequence
+                    if gap:
+                        self.stats.gaps += 1
+                        quiet.reschedule(None)  # the idle timeout never cuts a resync short
+                        await self.resync(f"{name} sequence gap")
+                        pushed = loop.time()
+                        quiet.reschedule(pushed + limit)
+                try:
+                    self._dispatch(message)
+                except BadMessage as exc:
+                    self._bad(name, exc, msg.data)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         channel = message.get("channel")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from ratchet.coinbase.times import parse_time
 from ratchet.coinbase.wire import CandleWire, Wire, WireDecimal
-from ratchet.domain.candles import CandleError
+from ratchet.domain.candles import Candle, CandleError
 from ratchet.domain.order_types import OrderSide, OrderType
 from ratchet.domain.reports import OrderReport, Ticker, status_from_exchange
 from ratchet.ports import CandleEvent, OrderUpdateEvent, TickerEvent
@@ -23,6 +23,7 @@ MARKET_CHANNELS = ("heartbeats", "ticker", "candles")
 USER_CHANNELS = ("heartbeats", "user")
 
 _ORDER_TYPES = {"LIMIT": OrderType.LIMIT, "STOP_LIMIT": OrderType.STOP_LIMIT}
+_CANDLE_AMOUNTS = ("low", "high", "open", "close", "volume")
 
 
 class BadMessage(ValueError):
@@ -95,16 +96,52 @@ def ticker_events(message: dict[str, Any], time: float) -> list[TickerEvent]:
 
 
 def candle_events(message: dict[str, Any]) -> list[CandleEvent]:
-    """Candle events of one ``candles`` message."""
+    """Candle events of one ``candles`` message.
+
+    They come with every ticker, so the documented shape (start an integer or a string of
+    digits, amounts non-empty decimal strings) is read directly; anything else goes through
+    :class:`CandleWire`, which accepts what the API allows (``""`` as zero, ...) and names
+    what is wrong with the rest.
+    """
     out = []
     for event in _events(message):
         for item in event.get("candles") or ():
             try:
-                wire = CandleWire.model_validate(item)
-                out.append(CandleEvent(wire.product_id, wire.to_candle()))
+                found = _plain_candle(item)
+                if found is None:
+                    wire = CandleWire.model_validate(item)
+                    found = CandleEvent(wire.product_id, wire.to_candle())
             except (ValidationError, CandleError) as exc:
                 raise BadMessage(f"candles: {exc}") from None
+            out.append(found)
     return out
+
+
+def _plain_candle(item: Any) -> CandleEvent | None:
+    """The candle of an item of the documented shape (None: not that shape, validate it)."""
+    if type(item) is not dict:
+        return None
+    start, product = item.get("start"), item.get("product_id", "")
+    if type(product) is not str:
+        return None
+    if type(start) is str and start.isdigit():
+        start = int(start)
+    elif type(start) is not int:
+        return None
+    amounts = []
+    for key in _CANDLE_AMOUNTS:
+        text = item.get(key)
+        if type(text) is not str or not text:
+            return None
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            return None
+        if not amount.is_finite():
+            return None
+        amounts.append(amount)
+    low, high, open_, close, volume = amounts
+    return CandleEvent(product, Candle(start, open_, high, low, close, volume))
 
 
 def order_events(message: dict[str, Any]) -> list[OrderUpdateEvent]:

@@ -27,7 +27,6 @@ from ratchet.domain.orders import OperatorAction, OperatorCommand
 from ratchet.domain.position import PositionStatus
 from ratchet.domain.protections import ProtectionConfig, Protections
 from ratchet.domain.risk import Exposure, RiskGate
-from ratchet.engine import failpoints
 from ratchet.engine import messages as m
 from ratchet.engine.candle_closer import CandleCloser
 from ratchet.engine.pair_trader import PairTrader
@@ -208,16 +207,27 @@ class Runtime:
         decision = trader.handle(taken, self.now())
         if self.tick_latencies is not None and isinstance(event, m.PriceTick) and event.received:
             self.tick_latencies.append(time.perf_counter() - event.received)
-        if decision.batch:
-            await self._write(decision)
+        written = self._write(decision) if decision.batch else None
         self._settle_reservation(trader, event)
-        for command in decision.commands:
-            self.stats.commands += 1
-            self._executor.start(trader, command)
+        if decision.commands:
+            self.stats.commands += len(decision.commands)
+            failpoint = (
+                "after_fill"
+                if decision.batch.fills
+                and any(isinstance(c, m.PlaceOrder) for c in decision.commands)
+                else None
+            )
+            self._executor.start_after(trader, decision.commands, written, failpoint)
 
-    async def _write(self, decision: m.Decision) -> None:
-        """Write-ahead: a batch that commands depend on is on disk before they run; the others
-        are written in order behind it while the pair goes on (the store's writer is FIFO)."""
+    def _write(self, decision: m.Decision) -> asyncio.Future[list[None]] | None:
+        """Queue the decision's batch (the store's writer is FIFO); return what its commands
+        must wait for (None when it has none).
+
+        Write-ahead: the commands of a decision run only once its batch is on disk, but the
+        pair does not wait for the disk: its next events are handled meanwhile (the trader's
+        state is the same either way), and its later commands queue behind these (the
+        executor keeps each pair's commands in order).
+        """
         batch = decision.batch
         writes = [self.store.submit(batch)]
         self.stats.commits += 1
@@ -226,12 +236,10 @@ class Runtime:
         if notes:
             writes.append(self.store.submit(StateBatch(audit=notes)))
         if decision.commands:
-            await asyncio.shield(asyncio.gather(*writes))
-        else:
-            for written in writes:
-                written.add_done_callback(_report_write_failure)
-        if batch.fills and any(isinstance(c, m.PlaceOrder) for c in decision.commands):
-            failpoints.hit("after_fill")
+            return asyncio.gather(*writes)
+        for written in writes:
+            written.add_done_callback(_report_write_failure)
+        return None
 
     async def _timer(self) -> None:
         while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING
 
 from ratchet.domain.orders import Order, OrderType
@@ -34,6 +35,9 @@ class CommandExecutor:
         # meanwhile (one more read follows, started after the ask: N asks cost at most two)
         self._reading: dict[str, bool] = {}
         self.coalesced_reads = 0
+        # per pair: the decision whose commands wait for its write-ahead batch (and after it,
+        # the pair's later commands)
+        self._held: dict[str, asyncio.Task[None]] = {}
 
     @property
     def busy(self) -> bool:
@@ -53,6 +57,64 @@ class CommandExecutor:
         task = asyncio.create_task(self._run(trader, command))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def start_after(
+        self,
+        trader: PairTrader,
+        commands: Sequence[m.EngineCommand],
+        written: Awaitable[object] | None,
+        failpoint: str | None = None,
+    ) -> None:
+        """Carry out one decision's ``commands`` once ``written`` (its write-ahead batch) is
+        on disk and the pair's earlier commands have started; at once when nothing is pending.
+
+        A failed write runs none of them (their intent may not be durable). ``failpoint`` is
+        hit between the write and the commands.
+        """
+        pair = trader.pair
+        before = self._held.get(pair)
+        if written is None and before is None:
+            for command in commands:
+                self.start(trader, command)
+            return
+        task = asyncio.create_task(
+            self._start_when_written(trader, list(commands), before, written, failpoint)
+        )
+        self._held[pair] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: self._release(pair, done))
+
+    def _release(self, pair: str, task: asyncio.Task[None]) -> None:
+        if self._held.get(pair) is task:
+            del self._held[pair]
+
+    async def _start_when_written(
+        self,
+        trader: PairTrader,
+        commands: list[m.EngineCommand],
+        before: asyncio.Task[None] | None,
+        written: Awaitable[object] | None,
+        failpoint: str | None,
+    ) -> None:
+        if before is not None:
+            await asyncio.wait([before])  # the pair's earlier commands go first
+        if written is not None:
+            try:
+                await asyncio.shield(written)  # a cancelled wait must not cancel the write
+            except Exception:
+                log.exception(
+                    "write-ahead failed: commands not carried out",
+                    extra={
+                        "pair": trader.pair,
+                        "commands": ", ".join(type(c).__name__ for c in commands),
+                    },
+                )
+                return
+        if failpoint:
+            failpoints.hit(failpoint)
+        for command in commands:
+            self.start(trader, command)
 
     async def wait(self) -> None:
         """Wait for every running command."""
