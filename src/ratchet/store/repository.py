@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table, case, select
@@ -135,17 +135,35 @@ class Repository:
         Raises:
             StoreError: a constraint failed or the database refused; nothing was written.
         """
-        fresh = [row for row in rows.products if self._changed(row)]
+        self.write_many([rows])
+
+    def write_many(self, batches: Sequence[EncodedBatch]) -> None:
+        """Write several encoded batches, in order, in ONE transaction: all or none of them.
+
+        The same as writing them one after the other (a later snapshot of a row wins, a fill
+        is stored once), at the cost of one transaction: the writer groups the batches that
+        queued up while it was busy.
+
+        Raises:
+            StoreError: a constraint failed or the database refused; nothing was written.
+        """
+        products = {row["product_id"]: row for rows in batches for row in rows.products}
+        fresh = [row for row in products.values() if self._changed(row)]
+        positions = [row for rows in batches for row in rows.positions]
         try:
             with self._transaction() as connection:
                 self._execute(connection, self._upsert_product, fresh)
-                self._execute(connection, self._upsert_position, rows.positions)
-                self._execute(connection, self._raise_sequence, _sequences_of(rows.positions))
-                self._execute(connection, self._upsert_order, rows.orders)
-                self._execute(connection, self._insert_fill, rows.fills)
-                self._execute(connection, stop_history.insert(), rows.stops)
-                self._execute(connection, signals.insert(), rows.signals)
-                self._execute(connection, audit_log.insert(), rows.audit)
+                self._execute(connection, self._upsert_position, positions)
+                self._execute(connection, self._raise_sequence, _sequences_of(positions))
+                for table, statement in (
+                    ("orders", self._upsert_order),
+                    ("fills", self._insert_fill),
+                    ("stops", stop_history.insert()),
+                    ("signals", signals.insert()),
+                    ("audit", audit_log.insert()),
+                ):
+                    every = [row for rows in batches for row in getattr(rows, table)]
+                    self._execute(connection, statement, every)
         except SQLAlchemyError as exc:
             raise StoreError(f"commit failed, nothing was written: {one_line(exc)}") from exc
         for row in fresh:

@@ -7,20 +7,27 @@ queue on SQLite's busy timeout behind ``BEGIN IMMEDIATE`` or on PostgreSQL's row
 
 A commit that was called completes even if the awaiting task is cancelled (the job on the
 writer thread is shielded): the batch is wholly written or, on an error, not at all.
+
+Group commit: batches queue in order, and the writer takes every batch waiting when it comes
+round and writes them in one transaction (in order: the same as one after the other), so a
+burst of small batches costs one transaction, not one each. When that transaction fails, each
+batch is tried again alone, so a bad batch fails only its own caller.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from ratchet.domain.money import Product
 from ratchet.ports import StateBatch, Store, StoredState
 from ratchet.store import schema
-from ratchet.store.codec import encode_batch
+from ratchet.store.codec import EncodedBatch, encode_batch
 from ratchet.store.database import Database, Synchronous
 from ratchet.store.errors import StoreError
 from ratchet.store.repository import Repository
@@ -46,6 +53,10 @@ class SqlStore:
         self._executor = executor
         self._clock = clock
         self._closed = False
+        self._queued: deque[tuple[EncodedBatch, Future[None]]] = deque()
+        self._queue_lock = threading.Lock()
+        self._drain_queued = False  # a drain job is on the writer thread's queue
+        self.groups = 0  # transactions the queued batches were written in
 
     @classmethod
     async def open(
@@ -97,14 +108,57 @@ class SqlStore:
     async def commit(self, batch: StateBatch) -> None:
         """Write ``batch`` in one transaction (snapshotted now, written on the writer thread)."""
         if batch:
-            await self._run(self.repository.write, encode_batch(batch, self._clock()))
+            await asyncio.shield(self.submit(batch))
 
     def submit(self, batch: StateBatch) -> asyncio.Future[None]:
-        """Snapshot ``batch`` now; write it on the writer thread after every earlier write."""
+        """Snapshot ``batch`` now; write it on the writer thread after every earlier write
+        (with the batches queued beside it, in one transaction)."""
         if self._closed:
             raise StoreError("the store is closed")
         encoded = encode_batch(batch, self._clock())
-        return asyncio.wrap_future(self._executor.submit(self.repository.write, encoded))
+        written: Future[None] = Future()
+        with self._queue_lock:
+            self._queued.append((encoded, written))
+            start, self._drain_queued = not self._drain_queued, True
+        if start:
+            self._executor.submit(self._drain)
+        return asyncio.wrap_future(written)
+
+    def _drain(self) -> None:
+        """On the writer thread: write every batch queued so far, in one transaction."""
+        with self._queue_lock:
+            taken = list(self._queued)
+            self._queued.clear()
+            self._drain_queued = False
+        # a write cancelled before it started is not written (as an executor job would not be)
+        group = [(rows, done) for rows, done in taken if done.set_running_or_notify_cancel()]
+        if not group:
+            return
+        self.groups += 1
+        try:
+            self.repository.write_many([rows for rows, _ in group])
+        except Exception as exc:
+            if len(group) == 1:
+                group[0][1].set_exception(exc)
+            else:
+                self._write_alone(group)
+            return
+        except BaseException as exc:  # the thread is going down: nobody may wait forever
+            for _, done in group:
+                done.set_exception(exc)
+            raise
+        for _, done in group:
+            done.set_result(None)
+
+    def _write_alone(self, group: list[tuple[EncodedBatch, Future[None]]]) -> None:
+        """After a group failed: each batch on its own, so that only a bad one fails."""
+        for rows, done in group:
+            try:
+                self.repository.write(rows)
+            except Exception as exc:
+                done.set_exception(exc)
+            else:
+                done.set_result(None)
 
     async def load(self, products: dict[str, Product]) -> StoredState:
         """What a restart hydrates (see :meth:`Repository.load`)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -342,3 +343,73 @@ async def test_position_numbers_in_committed_positions_are_never_handed_out_agai
     # Assert: a restart continues after 7, never reusing an id (ids make client_order_ids)
     assert state.position_sequences["ETH-BTC"] == 7
     assert following == 8
+
+
+async def test_a_batch_holding_a_row_twice_keeps_its_last_snapshot(
+    store_target: Any, build: SimpleNamespace
+) -> None:
+    # Arrange: one decision recorded the same position and order twice, changed in between
+    position = build.position_in(PositionStatus.PENDING_ENTRY, 1)
+    order = build.entry_order(position.position_id)
+    first_order = build.record(order, position.position_id)
+    first_position = build.position_in(PositionStatus.PENDING_ENTRY, 1)
+    order.apply(Submitted())
+    order.apply(Accepted("ex-twice"))
+    later_position = build.position_in(PositionStatus.OPEN, 1)
+    store = await _open(store_target)
+
+    # Act
+    await store.commit(
+        StateBatch(
+            orders=[first_order, build.record(order, position.position_id)],
+            positions=[first_position, later_position],
+        )
+    )
+    state = await store.load(build.PRODUCTS)
+    await store.close()
+
+    # Assert
+    [back_order] = state.orders
+    assert back_order.order.status is OrderStatus.OPEN
+    assert back_order.order.exchange_order_id == "ex-twice"
+    [back_position] = state.positions
+    assert back_position.status is PositionStatus.OPEN
+
+
+async def test_batches_queued_behind_a_busy_writer_go_in_one_transaction_in_order(
+    store_target: Any, build: SimpleNamespace
+) -> None:
+    # Arrange: the writer thread is held busy while 30 batches queue, one of them bad
+    store = await _open(store_target)
+    release = threading.Event()
+    busy = store._executor.submit(release.wait)  # hold the writer thread
+    position = build.position_in(PositionStatus.PENDING_ENTRY, 1)
+    orphan = ("rt-ETH-BTC-000099-entry-1", build.fill("t-orphan", "1"))
+    futures = []
+    for n in range(30):
+        audit = [AuditEntry(float(n), "engine", f"step {n}", position.position_id)]
+        bad = n == 17
+        futures.append(
+            store.submit(
+                StateBatch(positions=[position], audit=audit, fills=[orphan] if bad else [])
+            )
+        )
+    groups_before = store.groups
+
+    # Act
+    release.set()
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    busy.result()
+    database = store_target.open()
+    with database.read() as connection:
+        actions = list(
+            connection.execute(select(audit_log.c.action).order_by(audit_log.c.id)).scalars()
+        )
+    database.close()
+    await store.close()
+
+    # Assert: one group (tried whole, then batch by batch because of the bad one)
+    assert store.groups - groups_before == 1
+    assert [type(o).__name__ for o in outcomes].count("StoreError") == 1
+    assert isinstance(outcomes[17], StoreError)
+    assert actions == [f"step {n}" for n in range(30) if n != 17]
