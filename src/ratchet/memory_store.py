@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 
 from ratchet.domain.money import Product
 from ratchet.domain.orders import Fill
@@ -46,7 +47,11 @@ class MemoryStore:
 
     def _apply(self, batch: StateBatch) -> None:
         for record in batch.orders:
-            self.orders[record.order.client_order_id] = copy.deepcopy(record)
+            kept = copy.deepcopy(record)
+            earlier = self.orders.get(record.order.client_order_id)
+            if earlier is not None:  # as the SQL store does: created_at stays the first one's
+                kept = dataclasses.replace(kept, created_at=earlier.created_at)
+            self.orders[record.order.client_order_id] = kept
         for position in batch.positions:
             self.positions[position.position_id] = copy.deepcopy(position)
         for client_order_id, fill in batch.fills:
