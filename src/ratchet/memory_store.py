@@ -38,7 +38,7 @@ class MemoryStore:
         async with self._lock:
             self._apply(batch)
 
-    def submit(self, batch: StateBatch) -> asyncio.Future[None]:
+    def submit(self, batch: StateBatch, *, urgent: bool = True) -> asyncio.Future[None]:
         """Apply one batch now (in memory there is nothing to wait for)."""
         self._apply(batch)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -287,11 +287,12 @@ class Store(Protocol):
 
     async def commit(self, batch: StateBatch) -> None: ...
 
-    def submit(self, batch: StateBatch) -> asyncio.Future[None]:
+    def submit(self, batch: StateBatch, *, urgent: bool = True) -> asyncio.Future[None]:
         """Snapshot ``batch`` now and queue its write after every earlier one (in order).
 
         Await the future when the next step depends on it (write-ahead before a send); a batch
-        no command depends on may go on without waiting for the disk.
+        no command depends on may go on without waiting for the disk, and (``urgent=False``)
+        may be held a few milliseconds to share a transaction with others.
         """
         ...
 

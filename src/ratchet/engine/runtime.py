@@ -228,13 +228,13 @@ class Runtime:
         state is the same either way), and its later commands queue behind these (the
         executor keeps each pair's commands in order).
         """
-        batch = decision.batch
-        writes = [self.store.submit(batch)]
+        batch, urgent = decision.batch, bool(decision.commands)
+        writes = [self.store.submit(batch, urgent=urgent)]
         self.stats.commits += 1
         self.history.take(batch)
         notes = self._protect(batch)
         if notes:
-            writes.append(self.store.submit(StateBatch(audit=notes)))
+            writes.append(self.store.submit(StateBatch(audit=notes), urgent=urgent))
         if decision.commands:
             return asyncio.gather(*writes)
         for written in writes:

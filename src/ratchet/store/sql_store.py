@@ -11,7 +11,9 @@ writer thread is shielded): the batch is wholly written or, on an error, not at 
 Group commit: batches queue in order, and the writer takes every batch waiting when it comes
 round and writes them in one transaction (in order: the same as one after the other), so a
 burst of small batches costs one transaction, not one each. When that transaction fails, each
-batch is tried again alone, so a bad batch fails only its own caller.
+batch is tried again alone, so a bad batch fails only its own caller. A batch that nothing
+waits for (``urgent=False``: no command depends on it) may wait up to ``GROUP_WINDOW`` seconds
+for company; an urgent one goes at once and takes everything queued before it along.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from ratchet.store.errors import StoreError
 from ratchet.store.repository import Repository
 
 T = TypeVar("T")
+GROUP_WINDOW = 0.05
+"""Seconds a write that nothing waits for may wait for others to share its transaction."""
 
 
 class SqlStore:
@@ -56,6 +60,7 @@ class SqlStore:
         self._queued: deque[tuple[EncodedBatch, Future[None]]] = deque()
         self._queue_lock = threading.Lock()
         self._drain_queued = False  # a drain job is on the writer thread's queue
+        self._later: asyncio.TimerHandle | None = None  # the drain of the non-urgent ones
         self.groups = 0  # transactions the queued batches were written in
 
     @classmethod
@@ -110,19 +115,33 @@ class SqlStore:
         if batch:
             await asyncio.shield(self.submit(batch))
 
-    def submit(self, batch: StateBatch) -> asyncio.Future[None]:
+    def submit(self, batch: StateBatch, *, urgent: bool = True) -> asyncio.Future[None]:
         """Snapshot ``batch`` now; write it on the writer thread after every earlier write
-        (with the batches queued beside it, in one transaction)."""
+        (with the batches queued beside it, in one transaction). Not ``urgent``: it may wait
+        up to :data:`GROUP_WINDOW` for others."""
         if self._closed:
             raise StoreError("the store is closed")
         encoded = encode_batch(batch, self._clock())
         written: Future[None] = Future()
         with self._queue_lock:
             self._queued.append((encoded, written))
-            start, self._drain_queued = not self._drain_queued, True
+            waiting = self._drain_queued
+        if urgent:
+            self._start_drain()
+        elif not waiting and self._later is None:
+            self._later = asyncio.get_running_loop().call_later(GROUP_WINDOW, self._start_drain)
+        return asyncio.wrap_future(written)
+
+    def _start_drain(self) -> None:
+        """Put a drain job on the writer thread's queue, unless one is there already."""
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
+        with self._queue_lock:
+            start = bool(self._queued) and not self._drain_queued
+            self._drain_queued = self._drain_queued or start
         if start:
             self._executor.submit(self._drain)
-        return asyncio.wrap_future(written)
 
     def _drain(self) -> None:
         """On the writer thread: write every batch queued so far, in one transaction."""
@@ -176,6 +195,7 @@ class SqlStore:
         """Finish the queued writes, close the database and stop the writer thread."""
         if self._closed:
             return
+        self._start_drain()  # what waits for company goes now, before the database closes
         await self._run(self._shut)
         self._closed = True
         self._executor.shutdown(wait=True)

@@ -413,3 +413,39 @@ async def test_batches_queued_behind_a_busy_writer_go_in_one_transaction_in_orde
     assert [type(o).__name__ for o in outcomes].count("StoreError") == 1
     assert isinstance(outcomes[17], StoreError)
     assert actions == [f"step {n}" for n in range(30) if n != 17]
+
+
+async def test_writes_nothing_waits_for_share_a_transaction_and_an_urgent_one_takes_them_along(
+    store_target: Any, build: SimpleNamespace
+) -> None:
+    # Arrange
+    store = await _open(store_target)
+    position = build.position_in(PositionStatus.PENDING_ENTRY, 1)
+
+    def batch(n: int) -> StateBatch:
+        return StateBatch(
+            positions=[position], audit=[AuditEntry(float(n), "engine", f"step {n}", "x")]
+        )
+
+    # Act: ten that may wait, then (later) three that may wait and one that may not
+    groups = store.groups
+    relaxed = [store.submit(batch(n), urgent=False) for n in range(10)]
+    await asyncio.gather(*relaxed)
+    first = store.groups - groups
+    later = [store.submit(batch(n), urgent=False) for n in range(10, 13)]
+    urgent = store.submit(batch(13))
+    await urgent
+    taken_along = all(f.done() for f in later)
+    await asyncio.gather(*later)
+    database = store_target.open()
+    with database.read() as connection:
+        actions = list(
+            connection.execute(select(audit_log.c.action).order_by(audit_log.c.id)).scalars()
+        )
+    database.close()
+    await store.close()
+
+    # Assert
+    assert first == 1
+    assert taken_along
+    assert actions == [f"step {n}" for n in range(14)]

@@ -49,10 +49,10 @@ class CheckingStore:
         self._check(batch)
         await self.inner.commit(batch)
 
-    def submit(self, batch: StateBatch) -> asyncio.Future[None]:
+    def submit(self, batch: StateBatch, *, urgent: bool = True) -> asyncio.Future[None]:
         """Check the batch (and the traders) now, then queue its write."""
         self._check(batch)
-        return self.inner.submit(batch)
+        return self.inner.submit(batch, urgent=urgent)
 
     def _check(self, batch: StateBatch) -> None:
         # the batch holds live objects: check them now, as the decision left them
