@@ -210,15 +210,30 @@ class CommandExecutor:
         return events
 
     async def _fills(self, order: Order, report: OrderReport | None) -> list[m.EngineEvent]:
+        """The order's fills (and state). Asked by a report: its fills, then that report (if
+        the list lags it, the report asks again). Asked without one (after a cancel, a
+        resync): the order first, and its fills only when it has more filled than we know
+        (most cancelled stops have none: one read instead of two)."""
         if order.exchange_order_id is None:
             return []
+        if report is not None:
+            return [*await self._fill_list(order), m.OrderUpdated(report)]
+        truth = await self._truth(order)
+        if not truth:  # not found by id: what fills it has are all there is to know
+            return await self._fill_list(order)
+        [updated] = truth
+        assert isinstance(updated, m.OrderUpdated)
+        if updated.report.filled_size <= order.filled_size:
+            return truth
+        # fills we lack: read them, then the order again (no older than the fills it sums)
+        return [*await self._fill_list(order), *await self._truth(order)]
+
+    async def _fill_list(self, order: Order) -> list[m.EngineEvent]:
+        assert order.exchange_order_id is not None
         fills = await self._runtime.exchange.list_fills(
             exchange_order_ids=[order.exchange_order_id]
         )
-        events: list[m.EngineEvent] = [m.FillsReported(tuple(fills))] if fills else []
-        if report is not None:  # the report that asked: if the list lags it, it asks again
-            return [*events, m.OrderUpdated(report)]
-        return events + await self._truth(order)
+        return [m.FillsReported(tuple(fills))] if fills else []
 
     async def _truth(self, order: Order) -> list[m.EngineEvent]:
         if order.exchange_order_id is None:

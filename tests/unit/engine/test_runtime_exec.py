@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from ratchet.domain.money import Product
+from ratchet.domain.order_types import OrderStatus
 from ratchet.domain.orders import Order, OrderSide, OrderType
 from ratchet.domain.reports import FillReport, OrderReport
 from ratchet.engine import messages as m
@@ -72,3 +73,83 @@ async def test_many_asks_to_read_one_orders_fills_cost_two_reads() -> None:
     assert exchange.order_reads == 2
     assert executor.coalesced_reads == 4
     assert not executor.busy
+
+
+class Cancelled:
+    """An exchange that knows one cancelled stop, with ``filled`` of it sold."""
+
+    def __init__(self, filled: str) -> None:
+        self.filled = Decimal(filled)
+        self.calls: list[str] = []
+
+    async def get_order(self, exchange_order_id: str) -> OrderReport:
+        self.calls.append("order")
+        return OrderReport(
+            exchange_order_id,
+            "rt-ETH-BTC-000001-stop-1",
+            "ETH-BTC",
+            OrderSide.SELL,
+            OrderType.STOP_LIMIT,
+            OrderStatus.CANCELLED,
+            Decimal(1),
+            filled_size=self.filled,
+        )
+
+    async def list_fills(self, **_: Any) -> list[FillReport]:
+        self.calls.append("fills")
+        if not self.filled:
+            return []
+        return [
+            FillReport(
+                "t-1",
+                "x-1",
+                "ETH-BTC",
+                OrderSide.SELL,
+                Decimal("0.05"),
+                self.filled,
+                Decimal(0),
+                "TAKER",
+                0.0,
+            )
+        ]
+
+
+def stop_order() -> Order:
+    return Order(
+        "rt-ETH-BTC-000001-stop-1",
+        "ETH-BTC",
+        OrderSide.SELL,
+        OrderType.STOP_LIMIT,
+        Decimal(1),
+        limit_price=Decimal("0.049"),
+        stop_price=Decimal("0.05"),
+        exchange_order_id="x-1",
+    )
+
+
+async def test_after_a_cancel_a_stop_with_no_fills_costs_one_read() -> None:
+    exchange = Cancelled("0")
+    runtime = Posts(exchange)  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(1))  # type: ignore[arg-type]
+
+    executor.start(PairTrader(PRODUCT), m.FetchFills(stop_order()))
+    await executor.wait()
+
+    assert exchange.calls == ["order"]
+    [updated] = runtime.posted
+    assert isinstance(updated, m.OrderUpdated)
+    assert updated.report.status is OrderStatus.CANCELLED
+
+
+async def test_after_a_cancel_fills_we_lack_are_read_then_the_order_again() -> None:
+    exchange = Cancelled("0.4")
+    runtime = Posts(exchange)  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(1))  # type: ignore[arg-type]
+
+    executor.start(PairTrader(PRODUCT), m.FetchFills(stop_order()))
+    await executor.wait()
+
+    assert exchange.calls == ["order", "fills", "order"]
+    fills, updated = runtime.posted
+    assert isinstance(fills, m.FillsReported) and fills.fills[0].size == Decimal("0.4")
+    assert isinstance(updated, m.OrderUpdated) and updated.report.filled_size == Decimal("0.4")

@@ -12,9 +12,11 @@ from decimal import Decimal
 
 from ratchet.domain.money import Product
 from ratchet.domain.orders import Order, OrderSide, OrderType
+from ratchet.domain.reports import OrderReport
 from ratchet.engine import messages as m
 from ratchet.engine.pair_trader import PairTrader
 from ratchet.engine.runtime_exec import CommandExecutor
+from ratchet.ports import OrderNotFound
 
 ETH = Product("ETH-BTC", Decimal("0.001"), Decimal("0.00001"), Decimal("0.01"))
 ADA = Product("ADA-BTC", Decimal("1"), Decimal("0.00000001"), Decimal("1"))
@@ -30,6 +32,9 @@ class Recorder:
 
     def post(self, pair: str, event: m.EngineEvent) -> None:
         self.posted.append(event)
+
+    async def get_order(self, exchange_order_id: str) -> OrderReport:
+        raise OrderNotFound(exchange_order_id)  # then the fills are read (and recorded)
 
     async def list_fills(self, **kwargs: object) -> list[object]:
         [order_id] = kwargs["exchange_order_ids"]  # type: ignore[misc]
