@@ -127,9 +127,11 @@ class Exchange(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TickerEvent:
-    """A new last-trade price."""
+    """A new last-trade price; ``received``: ``time.perf_counter()`` when the feed read the
+    message from its socket (0: not known), where a tick's latency starts."""
 
     ticker: Ticker
+    received: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,6 +176,7 @@ class CoinbaseFeed:
             last_sequence: int | None = None
             while True:
                 msg = await ws.receive()
+                received = time.perf_counter()  # where a ticker's latency starts
                 if (now := loop.time()) - pushed > step:  # a message: the deadline moves on
                     quiet.reschedule(now + limit)
                     pushed = now
@@ -210,15 +211,16 @@ class CoinbaseFeed:
                         pushed = loop.time()
                         quiet.reschedule(pushed + limit)
                 try:
-                    self._dispatch(message)
+                    self._dispatch(message, received)
                 except BadMessage as exc:
                     self._bad(name, exc, msg.data)
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
+    def _dispatch(self, message: dict[str, Any], received: float = 0.0) -> None:
         channel = message.get("channel")
         put = self._queue.put_nowait
         if channel == "ticker":
-            for event in ticker_events(message, parse_time(message.get("timestamp"))):
+            moment = parse_time(message.get("timestamp"))
+            for event in ticker_events(message, moment, received):
                 put(event)
         elif channel == "user":
             for update in order_events(message):

@@ -70,8 +70,9 @@ class UserOrderWire(Wire):
         )
 
 
-def ticker_events(message: dict[str, Any], time: float) -> list[TickerEvent]:
-    """Ticker events of one ``ticker`` message (the hot path of the feed: kept lean)."""
+def ticker_events(message: dict[str, Any], time: float, received: float = 0.0) -> list[TickerEvent]:
+    """Ticker events of one ``ticker`` message (the hot path of the feed: kept lean), read
+    at ``received`` (``perf_counter``)."""
     out = []
     for event in _events(message):
         for item in event.get("tickers") or ():
@@ -91,7 +92,7 @@ def ticker_events(message: dict[str, Any], time: float) -> list[TickerEvent]:
                 raise BadMessage(f"ticker: malformed ticker {str(item)[:200]}") from None
             if not (isinstance(product, str) and product and price.is_finite() and price > 0):
                 raise BadMessage(f"ticker: product_id and a price > 0 are required: {item}")
-            out.append(TickerEvent(Ticker(product, price, time, best_bid, best_ask)))
+            out.append(TickerEvent(Ticker(product, price, time, best_bid, best_ask), received))
     return out
 
 

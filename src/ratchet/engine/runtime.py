@@ -74,7 +74,8 @@ class Runtime:
         self.quote_currency = quote_currency
         self.stats = RuntimeStats()
         self.history = RunHistory()
-        self.tick_latencies: list[float] | None = None  # set to a list to sample tick latency
+        # set to a list to sample ticks: (market time, taken from the feed, decided), perf_counter
+        self.tick_samples: list[tuple[float, float, float]] | None = None
         self.protections = protections or Protections(
             ProtectionConfig(enabled=False), gate.config.total_capital
         )
@@ -92,6 +93,7 @@ class Runtime:
         self._executor = CommandExecutor(self, asyncio.Semaphore(submit_concurrency))
         self._timer_interval = timer_interval
         self._tasks: list[asyncio.Task[None]] = []
+        self._handling = False  # a trader is handling an event (an event posted now queues)
         self._prefixes = {trader.settings.id_prefix for trader in self.traders.values()}
 
     def __repr__(self) -> str:
@@ -173,21 +175,38 @@ class Runtime:
             await asyncio.sleep(0.01)
 
     def post(self, pair: str, event: m.EngineEvent) -> None:
-        """Queue an event for one pair."""
-        self._queues[pair].put_nowait(event)
+        """Hand an event to one pair: at once while the engine runs and the pair has nothing
+        queued, else behind what is queued. Handling never awaits, so a pair with an empty
+        queue is idle, and taking the event at once keeps the pair's order (and spares the
+        hop through its queue and worker task)."""
+        queue = self._queues[pair]
+        if queue.empty() and self._tasks and not self._handling:
+            self._take(self.traders[pair], event)
+        else:
+            queue.put_nowait(event)
 
     async def _worker(self, pair: str) -> None:
         queue, trader = self._queues[pair], self.traders[pair]
         while True:
             event = await queue.get()
             try:
-                await self._handle(trader, event)
-            except Exception:  # one bad event must not stop the pair: log it loudly
-                log.exception("event failed", extra={"pair": pair, "event": repr(event)})
+                self._take(trader, event)
             finally:
                 queue.task_done()
 
-    async def _handle(self, trader: PairTrader, event: m.EngineEvent) -> None:
+    def _take(self, trader: PairTrader, event: m.EngineEvent) -> None:
+        self._handling = True
+        try:
+            self._handle(trader, event)
+        except Exception:  # one bad event must not stop the pair: log it loudly
+            log.exception("event failed", extra={"pair": trader.pair, "event": repr(event)})
+        finally:
+            self._handling = False
+
+    def _handle(self, trader: PairTrader, event: m.EngineEvent) -> None:
+        """One event, start to end, without awaiting: the trader's decision, its write queued
+        (write-ahead: the decision's commands wait for it, the pair does not) and its
+        commands handed to the executor."""
         self.stats.events += 1
         taken = event
         if self.risk.liquidated and isinstance(event, m.EntryApproved | m.EntryRequestedByOperator):
@@ -205,8 +224,8 @@ class Runtime:
                     _report_write_failure
                 )
         decision = trader.handle(taken, self.now())
-        if self.tick_latencies is not None and isinstance(event, m.PriceTick) and event.received:
-            self.tick_latencies.append(time.perf_counter() - event.received)
+        if self.tick_samples is not None and isinstance(event, m.PriceTick) and event.received:
+            self.tick_samples.append((event.time, event.received, time.perf_counter()))
         written = self._write(decision) if decision.batch else None
         self._settle_reservation(trader, event)
         if decision.commands:
@@ -276,7 +295,8 @@ class Runtime:
                 if ticker.product_id in self.traders:
                     self.market_time = max(self.market_time, ticker.time)
                     self.last_prices[ticker.product_id] = ticker.price
-                    tick = m.PriceTick(ticker.price, ticker.time, time.perf_counter())
+                    received = event.received or time.perf_counter()
+                    tick = m.PriceTick(ticker.price, ticker.time, received)
                     self.post(ticker.product_id, tick)
             elif isinstance(event, CandleEvent):
                 if event.product_id in self.traders:
