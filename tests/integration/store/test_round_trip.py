@@ -376,6 +376,16 @@ async def test_a_batch_holding_a_row_twice_keeps_its_last_snapshot(
     assert back_position.status is PositionStatus.OPEN
 
 
+def audit_actions(target: Any) -> list[str]:
+    """The audit log's actions, oldest first, read straight from the database."""
+    database = target.open()
+    with database.read() as connection:
+        found = connection.execute(select(audit_log.c.action).order_by(audit_log.c.id))
+        actions = list(found.scalars())
+    database.close()
+    return actions
+
+
 async def test_batches_queued_behind_a_busy_writer_go_in_one_transaction_in_order(
     store_target: Any, build: SimpleNamespace
 ) -> None:
@@ -400,12 +410,7 @@ async def test_batches_queued_behind_a_busy_writer_go_in_one_transaction_in_orde
     release.set()
     outcomes = await asyncio.gather(*futures, return_exceptions=True)
     busy.result()
-    database = store_target.open()
-    with database.read() as connection:
-        actions = list(
-            connection.execute(select(audit_log.c.action).order_by(audit_log.c.id)).scalars()
-        )
-    database.close()
+    actions = audit_actions(store_target)
     await store.close()
 
     # Assert: one group (tried whole, then batch by batch because of the bad one)
@@ -437,12 +442,7 @@ async def test_writes_nothing_waits_for_share_a_transaction_and_an_urgent_one_ta
     await urgent
     taken_along = all(f.done() for f in later)
     await asyncio.gather(*later)
-    database = store_target.open()
-    with database.read() as connection:
-        actions = list(
-            connection.execute(select(audit_log.c.action).order_by(audit_log.c.id)).scalars()
-        )
-    database.close()
+    actions = audit_actions(store_target)
     await store.close()
 
     # Assert

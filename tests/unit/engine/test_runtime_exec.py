@@ -127,29 +127,30 @@ def stop_order() -> Order:
     )
 
 
-async def test_after_a_cancel_a_stop_with_no_fills_costs_one_read() -> None:
-    exchange = Cancelled("0")
+async def fetch_after_cancel(exchange: Cancelled) -> list[m.EngineEvent]:
+    """What a FetchFills of the cancelled stop posts back."""
     runtime = Posts(exchange)  # type: ignore[arg-type]
     executor = CommandExecutor(runtime, asyncio.Semaphore(1))  # type: ignore[arg-type]
-
     executor.start(PairTrader(PRODUCT), m.FetchFills(stop_order()))
     await executor.wait()
+    return runtime.posted
+
+
+async def test_after_a_cancel_a_stop_with_no_fills_costs_one_read() -> None:
+    exchange = Cancelled("0")
+    posted = await fetch_after_cancel(exchange)
 
     assert exchange.calls == ["order"]
-    [updated] = runtime.posted
+    [updated] = posted
     assert isinstance(updated, m.OrderUpdated)
     assert updated.report.status is OrderStatus.CANCELLED
 
 
 async def test_after_a_cancel_fills_we_lack_are_read_then_the_order_again() -> None:
     exchange = Cancelled("0.4")
-    runtime = Posts(exchange)  # type: ignore[arg-type]
-    executor = CommandExecutor(runtime, asyncio.Semaphore(1))  # type: ignore[arg-type]
-
-    executor.start(PairTrader(PRODUCT), m.FetchFills(stop_order()))
-    await executor.wait()
+    posted = await fetch_after_cancel(exchange)
 
     assert exchange.calls == ["order", "fills", "order"]
-    fills, updated = runtime.posted
+    fills, updated = posted
     assert isinstance(fills, m.FillsReported) and fills.fills[0].size == Decimal("0.4")
     assert isinstance(updated, m.OrderUpdated) and updated.report.filled_size == Decimal("0.4")
