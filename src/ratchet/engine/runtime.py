@@ -26,7 +26,7 @@ from ratchet.domain.money import ZERO
 from ratchet.domain.orders import OperatorAction, OperatorCommand
 from ratchet.domain.position import PositionStatus
 from ratchet.domain.protections import ProtectionConfig, Protections
-from ratchet.domain.risk import Exposure, RiskGate
+from ratchet.domain.risk import Exposure, GateVerdict, RiskGate
 from ratchet.engine import messages as m
 from ratchet.engine.candle_closer import CandleCloser
 from ratchet.engine.pair_trader import PairTrader
@@ -340,12 +340,7 @@ class Runtime:
             if blocked:
                 log.info("entry held back", extra={"pair": trader.pair, "reason": blocked})
                 return m.EntryDenied(blocked)
-            balances = await self.exchange.balances()
-            quote = balances.get(self.quote_currency)
-            available = quote.available if quote else ZERO
-            self.available = available
-            available -= sum(self.reserved.values(), ZERO)
-            verdict = self.gate.check(trader.pair, self.exposures(), available)
+            verdict = await self._gate_verdict(trader.pair)
             if not verdict.approved:
                 return m.EntryDenied(verdict.reason)
             self.reserved[trader.pair] = verdict.budget
@@ -359,12 +354,7 @@ class Runtime:
         async with self._gate_lock:
             if self.risk.liquidated:
                 return "emergency liquidation: no new entries until the engine is restarted"
-            balances = await self.exchange.balances()
-            quote = balances.get(self.quote_currency)
-            available = quote.available if quote else ZERO
-            self.available = available
-            available -= sum(self.reserved.values(), ZERO)
-            verdict = self.gate.check(pair, self.exposures(), available)
+            verdict = await self._gate_verdict(pair)
             if not verdict.approved:
                 return verdict.reason
             if cost > verdict.budget:
@@ -375,6 +365,15 @@ class Runtime:
             self.reserved[pair] = cost
             self._operator_entries.add(pair)
             return ""
+
+    async def _gate_verdict(self, pair: str) -> GateVerdict:
+        """The risk gate on an entry in ``pair`` with the quote balance free now (read from
+        the exchange) less the budgets already reserved. Call it under the gate lock."""
+        balances = await self.exchange.balances()
+        quote = balances.get(self.quote_currency)
+        self.available = quote.available if quote else ZERO
+        available = self.available - sum(self.reserved.values(), ZERO)
+        return self.gate.check(pair, self.exposures(), available)
 
     def _protect(self, batch: StateBatch) -> list[AuditEntry]:
         """Tell the protections about closed positions; audit any pause they start."""
