@@ -9,6 +9,7 @@ operator's name. A market order can come only from a force-exit or a liquidation
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from ratchet.store.database import Database
 
 HUNDRED = Decimal(100)
+ENTRY_ANSWER_WAIT = 5.0
+"""Seconds an operator's entry waits for the trader's decision before it is left queued."""
 
 
 class OperatorRefused(Exception):
@@ -253,8 +256,11 @@ class EngineControl:
         return PositionDetail(pair, view, orders, stops)
 
     # -- requests ----------------------------------------------------------------------------
-    async def place_entry(self, pair: str, price: Decimal, size: Decimal, actor: str) -> str:
-        """Queue a limit-buy entry of ``size`` at ``price``; refuse it now if it cannot go."""
+    async def place_entry(self, pair: str, price: Decimal, size: Decimal, actor: str) -> str | None:
+        """A limit-buy entry of ``size`` at ``price``: its client order id once the trader has
+        placed it, None when the pair is still busy with earlier events after
+        ``ENTRY_ANSWER_WAIT`` seconds (it will be decided in turn and audited). Raises
+        :class:`OperatorRefused` with the reason when it cannot go."""
         trader = self._trader(pair)
         problems = trader.product.violations(price, size)
         if problems:
@@ -266,8 +272,16 @@ class EngineControl:
         if refusal:
             raise OperatorRefused(f"{pair}: {refusal}")
         action = self._action(OperatorCommand.MANUAL_ENTRY, actor, f"buy {size} at {price}")
-        self.runtime.post(pair, m.EntryRequestedByOperator(price, size, action))
-        return pair
+        answer = self.runtime.ask(pair, m.EntryRequestedByOperator(price, size, action))
+        try:
+            decision = await asyncio.wait_for(asyncio.shield(answer), ENTRY_ANSWER_WAIT)
+        except TimeoutError:
+            return None
+        for command in decision.commands:
+            if isinstance(command, m.PlaceOrder) and command.order.operator_action == action:
+                return command.order.client_order_id
+        said = [entry.detail for entry in decision.batch.audit if entry.actor == actor]
+        raise OperatorRefused(f"{pair}: {said[0] if said else 'the engine did not place it'}")
 
     async def cancel_order(self, client_order_id: str, actor: str, *, any_owner: bool) -> None:
         """Queue the cancel of a working entry (the operator's own, or any for an admin)."""

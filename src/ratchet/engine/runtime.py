@@ -94,6 +94,8 @@ class Runtime:
         self._timer_interval = timer_interval
         self._tasks: list[asyncio.Task[None]] = []
         self._handling = False  # a trader is handling an event (an event posted now queues)
+        # events whose decision somebody waits for (see ask): by id, with the event kept alive
+        self._asked: dict[int, tuple[m.EngineEvent, asyncio.Future[m.Decision]]] = {}
         self._prefixes = {trader.settings.id_prefix for trader in self.traders.values()}
 
     def __repr__(self) -> str:
@@ -194,21 +196,36 @@ class Runtime:
             finally:
                 queue.task_done()
 
+    def ask(self, pair: str, event: m.EngineEvent) -> asyncio.Future[m.Decision]:
+        """Post ``event`` and get the trader's decision on it (its commands and its audit):
+        for an operator who waits to hear whether a request went through."""
+        answer: asyncio.Future[m.Decision] = asyncio.get_running_loop().create_future()
+        self._asked[id(event)] = (event, answer)
+        self.post(pair, event)
+        return answer
+
     def _take(self, trader: PairTrader, event: m.EngineEvent) -> None:
         self._handling = True
+        asked = self._asked.pop(id(event), None) if self._asked else None
         try:
-            self._handle(trader, event)
-        except Exception:  # one bad event must not stop the pair: log it loudly
+            decision = self._handle(trader, event)
+        except Exception as exc:  # one bad event must not stop the pair: log it loudly
             log.exception("event failed", extra={"pair": trader.pair, "event": repr(event)})
+            if asked is not None and not asked[1].done():
+                asked[1].set_exception(exc)
+        else:
+            if asked is not None and not asked[1].done():
+                asked[1].set_result(decision)
         finally:
             self._handling = False
 
-    def _handle(self, trader: PairTrader, event: m.EngineEvent) -> None:
+    def _handle(self, trader: PairTrader, event: m.EngineEvent) -> m.Decision:
         """One event, start to end, without awaiting: the trader's decision, its write queued
         (write-ahead: the decision's commands wait for it, the pair does not) and its
         commands handed to the executor."""
         self.stats.events += 1
         taken = event
+        refusal: AuditEntry | None = None
         if self.risk.liquidated and isinstance(event, m.EntryApproved | m.EntryRequestedByOperator):
             # approved (or asked for) just before the emergency liquidation latched
             taken = m.EntryDenied("emergency liquidation: no new entries")
@@ -220,10 +237,9 @@ class Runtime:
                     trader.pair,
                     "emergency liquidation: no new entries until the engine is restarted",
                 )
-                self.store.submit(StateBatch(audit=[refusal])).add_done_callback(
-                    _report_write_failure
-                )
         decision = trader.handle(taken, self.now())
+        if refusal is not None:
+            decision.batch.audit.append(refusal)
         if self.tick_samples is not None and isinstance(event, m.PriceTick) and event.received:
             self.tick_samples.append((event.time, event.received, time.perf_counter()))
         written = self._write(decision) if decision.batch else None
@@ -237,6 +253,7 @@ class Runtime:
                 else None
             )
             self._executor.start_after(trader, decision.commands, written, failpoint)
+        return decision
 
     def _write(self, decision: m.Decision) -> asyncio.Future[list[None]] | None:
         """Queue the decision's batch (the store's writer is FIFO); return what its commands

@@ -9,6 +9,7 @@ any other refusal (conflicting state) 409.
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -18,6 +19,8 @@ from ratchet.web.auth import Principal, body, require
 from ratchet.web.context import context
 from ratchet.web.serialize import json_response
 from ratchet.web.users import Role
+
+T = TypeVar("T")
 
 
 async def portfolio(request: web.Request) -> web.Response:
@@ -74,8 +77,13 @@ async def place_entry(request: web.Request) -> web.Response:
     detail = f"limit buy {size} at {price}"
     control = context(request).control
     work = control.place_entry(pair, price, size, who.username)
-    await _act(request, who, "entry", subject=pair, detail=detail, work=work)
-    return json_response({"pair": pair, "price": price, "size": size, "status": "accepted"})
+    order = await _act(request, who, "entry", subject=pair, detail=detail, work=work)
+    # placed: the trader sent it (its client order id); queued: the pair is still busy with
+    # earlier events, it will be decided in turn (and audited either way)
+    status = "placed" if order is not None else "queued"
+    return json_response(
+        {"pair": pair, "price": price, "size": size, "status": status, "order": order}
+    )
 
 
 async def cancel_order(request: web.Request) -> web.Response:
@@ -117,16 +125,17 @@ async def _act(
     *,
     subject: str,
     detail: str,
-    work: Awaitable[object],
-) -> None:
+    work: Awaitable[T],
+) -> T:
     """Await the engine's action and audit it; a refusal becomes a 4xx with the engine's reason
-    (audited as refused by the error middleware)."""
+    (audited as refused by the error middleware). Returns what the action returned."""
     try:
-        await work
+        result = await work
     except OperatorRefused as exc:
         status = _status(exc, 422 if action == "entry" else 409)
         raise REFUSALS[status](text=f"{action} refused: {_reason(exc)}") from None
     await context(request).control.audit(who.username, action, subject, detail)
+    return result
 
 
 REFUSALS: dict[int, type[web.HTTPException]] = {

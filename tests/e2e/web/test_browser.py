@@ -98,7 +98,8 @@ async def test_log_in_watch_prices_place_and_cancel_an_entry_log_out(
         assert not await page.inner_text(field), (pair, price, size, await page.inner_text(field))
     refusal = await page.inner_text("#entry-error")
     assert not refusal, (pair, price, size, refusal)
-    assert "accepted" in await page.inner_text("#entry-ok")
+    said = await page.inner_text("#entry-ok")
+    assert f"Entry for {pair} placed" in said and f"(order rt-{pair}-" in said, said
     row = f"#orders-table tbody tr:has(td:text-is('{pair}')):has(td:text-is('otto'))"
     await page.wait_for_selector(f"{row} button.cancel", timeout=TIMEOUT)
     assert price in await page.inner_text(row)

@@ -159,7 +159,7 @@ class FakeControl:
         return PositionDetail(pair, position, orders, stops if position else [])
 
     # requests
-    async def place_entry(self, pair: str, price: Decimal, size: Decimal, actor: str) -> str:
+    async def place_entry(self, pair: str, price: Decimal, size: Decimal, actor: str) -> str | None:
         if pair not in self.pairs_known:
             raise NotFound(f"{pair!r} is not traded by this engine")
         if size < Decimal("0.01"):
@@ -167,7 +167,7 @@ class FakeControl:
         self.entries.append((pair, price, size, actor))
         cid = f"rt-{pair}-{len(self.entries) + 1:06d}-entry"
         self.working[cid] = _order(cid, actor, pair, limit_price=price, size=size)
-        return pair
+        return cid
 
     async def cancel_order(self, client_order_id: str, actor: str, *, any_owner: bool) -> None:
         order = self.working.get(client_order_id)

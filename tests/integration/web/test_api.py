@@ -81,7 +81,8 @@ async def test_operators_and_admins_place_entries(
     body = {"pair": "LTC-BTC", "price": "0.00123", "size": "1.50"}
     response = await client.post("/api/entries", body)
     assert response.status == 200
-    assert await response.json() == {**body, "status": "accepted"}
+    placed = f"rt-LTC-BTC-{len(control.entries) + 1:06d}-entry"
+    assert await response.json() == {**body, "status": "placed", "order": placed}
     assert control.entries == [("LTC-BTC", Decimal("0.00123"), Decimal("1.50"), username)]
     audit = control.stored_audit()[-1]
     assert (audit.actor, audit.action, audit.subject) == (username, "entry", "LTC-BTC")

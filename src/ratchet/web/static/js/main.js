@@ -208,8 +208,10 @@ $("entry-form").addEventListener("submit", async (event) => {
   if (!pair) $("entry-error").textContent = "Choose a pair.";
   if (!pair || priceProblem || sizeProblem) return;
   try {
-    await api.placeEntry(pair.pair, price, size);
-    $("entry-ok").textContent = `Entry for ${pair.pair} accepted: buy ${size} at ${price}.`;
+    const answer = await api.placeEntry(pair.pair, price, size);
+    $("entry-ok").textContent = answer.order
+      ? `Entry for ${pair.pair} placed: buy ${size} at ${price} (order ${answer.order}).`
+      : `Entry for ${pair.pair} queued: buy ${size} at ${price}; the pair is busy, see Orders.`;
   } catch (error) {
     $("entry-error").textContent = error.message;
   }
