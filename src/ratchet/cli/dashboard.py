@@ -28,7 +28,7 @@ def render_dashboard(runtime: Runtime, progress: float | None = None) -> Group:
         f"commits {runtime.stats.commits}",
         style="bold",
     )
-    metrics = runtime.metrics()
+    metrics = runtime.portfolio.metrics()
     rate = f"{100 * metrics.win_rate:.0f}%" if metrics.win_rate is not None else "-"
     figures = Text(
         f"deployed {_short(metrics.deployed)} {metrics.quote_currency} "

@@ -183,7 +183,7 @@ class EngineControl:
 
     def portfolio(self) -> PortfolioMetrics:
         """Capital deployed and available, P&L, win rate, concentration, exposure, drift."""
-        return self.runtime.metrics()
+        return self.runtime.portfolio.metrics()
 
     def counters(self) -> dict[str, int]:
         """The runtime's counters: events, commits, commands, ignored reports."""
@@ -268,7 +268,7 @@ class EngineControl:
         if not trader.is_idle:
             raise OperatorRefused(f"{pair} already has a position or an entry (one per pair)")
         cost = trader.product.order_cost(price, size, trader.settings.sizing_fee_rate)
-        refusal = await self.runtime.reserve_entry(pair, cost)
+        refusal = await self.runtime.portfolio.reserve_entry(pair, cost)
         if refusal:
             raise OperatorRefused(f"{pair}: {refusal}")
         action = self._action(OperatorCommand.MANUAL_ENTRY, actor, f"buy {size} at {price}")

@@ -21,17 +21,15 @@ from decimal import Decimal
 
 from ratchet.domain.candles import CANDLE_SECONDS
 from ratchet.domain.ids import ClientOrderId
-from ratchet.domain.metrics import ClosedTally, PortfolioMetrics, portfolio_metrics
-from ratchet.domain.money import ZERO
 from ratchet.domain.orders import OperatorAction, OperatorCommand
-from ratchet.domain.position import PositionStatus
 from ratchet.domain.protections import ProtectionConfig, Protections
-from ratchet.domain.risk import Exposure, GateVerdict, RiskGate
+from ratchet.domain.risk import RiskGate
 from ratchet.engine import messages as m
 from ratchet.engine.candle_closer import CandleCloser
 from ratchet.engine.pair_trader import PairTrader
+from ratchet.engine.portfolio import Portfolio
 from ratchet.engine.reconcile import ReconcileReport, reconcile
-from ratchet.engine.risk_watch import RISK_ACTOR, RiskWatch
+from ratchet.engine.risk_watch import RISK_ACTOR
 from ratchet.engine.run_history import RunHistory, RuntimeStats
 from ratchet.engine.runtime_exec import CommandExecutor
 from ratchet.ports import (
@@ -70,26 +68,28 @@ class Runtime:
         self.feed = feed
         self.store = store
         self.traders = dict(traders)
-        self.gate = gate
         self.quote_currency = quote_currency
         self.stats = RuntimeStats()
         self.history = RunHistory()
         # set to a list to sample ticks: (market time, taken from the feed, decided), perf_counter
         self.tick_samples: list[tuple[float, float, float]] | None = None
-        self.protections = protections or Protections(
-            ProtectionConfig(enabled=False), gate.config.total_capital
-        )
         self.market_time = 0.0
-        self.reserved: dict[str, Decimal] = {}
         self.last_prices: dict[str, Decimal] = {}
-        self.available: Decimal | None = None  # free quote currency at the last balance read
-        self.risk = RiskWatch(gate)
-        self._operator_entries: set[str] = set()  # budgets reserved for queued operator entries
+        self.portfolio = Portfolio(
+            gate,
+            protections or Protections(ProtectionConfig(enabled=False), gate.config.total_capital),
+            quote_currency=quote_currency,
+            traders=self.traders,
+            exchange=exchange,
+            history=self.history,
+            last_prices=self.last_prices,
+            now=self.now,
+        )
+        self.gate, self.risk = gate, self.portfolio.risk
         self._queues: dict[str, asyncio.Queue[m.EngineEvent]] = {
             pair: asyncio.Queue() for pair in self.traders
         }
         self._closers = {pair: CandleCloser() for pair in self.traders}
-        self._gate_lock = asyncio.Lock()
         self._executor = CommandExecutor(self, asyncio.Semaphore(submit_concurrency))
         self._timer_interval = timer_interval
         self._tasks: list[asyncio.Task[None]] = []
@@ -243,7 +243,7 @@ class Runtime:
         if self.tick_samples is not None and isinstance(event, m.PriceTick) and event.received:
             self.tick_samples.append((event.time, event.received, time.perf_counter()))
         written = self._write(decision) if decision.batch else None
-        self._settle_reservation(trader, event)
+        self.portfolio.settle_reservation(trader, event)
         if decision.commands:
             self.stats.commands += len(decision.commands)
             failpoint = (
@@ -268,7 +268,7 @@ class Runtime:
         writes = [self.store.submit(batch, urgent=urgent)]
         self.stats.commits += 1
         self.history.take(batch)
-        notes = self._protect(batch)
+        notes = self.portfolio.protect(batch)
         if notes:
             writes.append(self.store.submit(StateBatch(audit=notes), urgent=urgent))
         if decision.commands:
@@ -294,7 +294,7 @@ class Runtime:
         # the loss threshold counts this run only: the realised P&L of positions closed since
         # the engine started plus what is open now (earlier runs' results neither trigger a
         # liquidation at start nor hide today's loss)
-        metrics = self.metrics(this_run_only=True)
+        metrics = self.portfolio.metrics(this_run_only=True)
         findings = self.risk.look(metrics, now)
         if findings.audit:
             await self.store.commit(StateBatch(audit=list(findings.audit)))
@@ -348,98 +348,6 @@ class Runtime:
             self.post(pair, m.ForceExitRequested(action))
 
     # -- the risk gate ---------------------------------------------------------------------------
-    async def approve_entry(self, trader: PairTrader) -> m.EngineEvent:
-        """Ask the risk gate (serialised, so parallel entries cannot over-allocate)."""
-        async with self._gate_lock:
-            blocked = self.protections.entry_block(self.now())
-            if self.risk.liquidated:
-                blocked = "emergency liquidation: no new entries until the engine is restarted"
-            if blocked:
-                log.info("entry held back", extra={"pair": trader.pair, "reason": blocked})
-                return m.EntryDenied(blocked)
-            verdict = await self._gate_verdict(trader.pair)
-            if not verdict.approved:
-                return m.EntryDenied(verdict.reason)
-            self.reserved[trader.pair] = verdict.budget
-            return m.EntryApproved(verdict.budget)
-
-    async def reserve_entry(self, pair: str, cost: Decimal) -> str:
-        """Reserve ``cost`` for an operator's entry if the risk gate allows it; else say why.
-
-        The protections' pauses do not hold back an operator's explicit entry; the limits do.
-        """
-        async with self._gate_lock:
-            if self.risk.liquidated:
-                return "emergency liquidation: no new entries until the engine is restarted"
-            verdict = await self._gate_verdict(pair)
-            if not verdict.approved:
-                return verdict.reason
-            if cost > verdict.budget:
-                return (
-                    f"the entry costs {cost} {self.quote_currency}, "
-                    f"the risk gate allows {verdict.budget}"
-                )
-            self.reserved[pair] = cost
-            self._operator_entries.add(pair)
-            return ""
-
-    async def _gate_verdict(self, pair: str) -> GateVerdict:
-        """The risk gate on an entry in ``pair`` with the quote balance free now (read from
-        the exchange) less the budgets already reserved. Call it under the gate lock."""
-        balances = await self.exchange.balances()
-        quote = balances.get(self.quote_currency)
-        self.available = quote.available if quote else ZERO
-        available = self.available - sum(self.reserved.values(), ZERO)
-        return self.gate.check(pair, self.exposures(), available)
-
-    def _protect(self, batch: StateBatch) -> list[AuditEntry]:
-        """Tell the protections about closed positions; audit any pause they start."""
-        notes = []
-        for position in batch.positions:
-            if position.status is PositionStatus.CLOSED:
-                reason = self.protections.record_exit(position.realized_pnl, self.now())
-                if reason:
-                    log.warning("protection", extra={"pair": position.pair, "reason": reason})
-                    notes.append(
-                        AuditEntry(self.now(), "engine", "protection", position.pair, reason)
-                    )
-        return notes
-
-    def metrics(self, *, this_run_only: bool = False) -> PortfolioMetrics:
-        """The portfolio now: deployed capital, P&L, concentration, drift (realised P&L of all
-        runs, or with ``this_run_only`` of the positions closed since the engine started)."""
-        positions = [t.position for t in self.traders.values() if t.position is not None]
-        return portfolio_metrics(
-            self.gate.config,
-            self.quote_currency,
-            positions,
-            last_prices=self.last_prices,
-            closed=ClosedTally().add(self.history.closed)
-            if this_run_only
-            else self.history.tally(),
-            available=self.available,
-        )
-
-    def exposures(self) -> list[Exposure]:
-        """Entry cost of every position, plus budgets reserved for entries being placed."""
-        found = []
-        for pair, trader in self.traders.items():
-            position = trader.position
-            value = position.entry_value + position.entry_fees if position else ZERO
-            found.append(Exposure(pair, max(value, self.reserved.get(pair, ZERO))))
-        return found
-
-    def _settle_reservation(self, trader: PairTrader, event: m.EngineEvent) -> None:
-        """Free a budget once its entry is done, or never came (an operator's still queued)."""
-        pair = trader.pair
-        if pair not in self.reserved:
-            return
-        if isinstance(event, m.EntryRequestedByOperator):
-            self._operator_entries.discard(pair)
-        entry = trader.entry
-        waiting = pair in self._operator_entries or not trader.is_idle
-        if (entry is None and not waiting) or (entry is not None and entry.is_done):
-            self.reserved.pop(pair, None)
 
 
 def _report_write_failure(written: asyncio.Future[None]) -> None:

@@ -174,7 +174,7 @@ class CommandExecutor:
     async def _carry_out(self, trader: PairTrader, command: m.EngineCommand) -> list[m.EngineEvent]:
         exchange = self._runtime.exchange
         if isinstance(command, m.RequestEntry):
-            return [await self._runtime.approve_entry(trader)]
+            return [await self._runtime.portfolio.approve_entry(trader)]
         if isinstance(command, m.PlaceOrder):
             failpoints.hit("after_intent")
             async with self._submit:
