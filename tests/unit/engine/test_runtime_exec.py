@@ -146,11 +146,11 @@ async def test_after_a_cancel_a_stop_with_no_fills_costs_one_read() -> None:
     assert updated.report.status is OrderStatus.CANCELLED
 
 
-async def test_after_a_cancel_fills_we_lack_are_read_then_the_order_again() -> None:
+async def test_after_a_cancel_fills_we_lack_are_read_after_the_order() -> None:
     exchange = Cancelled("0.4")
     posted = await fetch_after_cancel(exchange)
 
-    assert exchange.calls == ["order", "fills", "order"]
+    assert exchange.calls == ["order", "fills"]
     fills, updated = posted
     assert isinstance(fills, m.FillsReported) and fills.fills[0].size == Decimal("0.4")
     assert isinstance(updated, m.OrderUpdated) and updated.report.filled_size == Decimal("0.4")
