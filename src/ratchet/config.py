@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml  # type: ignore[import-untyped]
@@ -132,6 +132,7 @@ LossPct = Annotated[Num, _bounds(-100, 0, hi_open=True)]
 Period = Annotated[StrictInt, _bounds(2, 10_000)]
 Count = Annotated[StrictInt, _bounds(1)]
 Candles = Annotated[StrictInt, _bounds(0)]
+StopMoves = Literal["edit", "replace"]
 Confirmations = Annotated[StrictInt, _bounds(1, 3)]
 PairId = Annotated[StrictStr, AfterValidator(_pair_id)]
 
@@ -177,6 +178,7 @@ class StrategySection(Section):
     stop_limit_offset_pct: OffsetPct = Decimal("0.5")
     min_stop_interval: NonNegative = Decimal(5)
     stranded_stop_after: NonNegative = Decimal(0)
+    stop_moves: StopMoves = "edit"
     cooldown_candles: Candles = 0
 
 
@@ -197,6 +199,7 @@ class PairSection(Section):
     stop_limit_offset_pct: OffsetPct | None = None
     min_stop_interval: NonNegative | None = None
     stranded_stop_after: NonNegative | None = None
+    stop_moves: StopMoves | None = None
     cooldown_candles: Candles | None = None
 
 
@@ -271,6 +274,7 @@ class RatchetConfig(Section):
             stop_limit_offset_pct=s.stop_limit_offset_pct,
             min_stop_interval=float(s.min_stop_interval),
             stranded_stop_after=float(s.stranded_stop_after),
+            stop_moves=s.stop_moves,
             cooldown_candles=s.cooldown_candles,
         )
 

@@ -61,5 +61,7 @@ def describe(error: Any, root: type[BaseModel]) -> tuple[str, str]:
         return path, f"unknown key ({hint})"
     if kind == "missing":
         return path, "required"
+    if kind == "literal_error":
+        return path, f"expected {error['ctx']['expected']}, got {show(error['input'])}"
     message = _EXPECTED.get(kind, error["msg"])
     return path, f"{message}, got {show(error['input'])}"

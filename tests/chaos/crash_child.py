@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,7 @@ SETTINGS = TraderSettings(
     rules=SignalRules(rsi_below=99.0, min_confirmations=1),
     min_stop_interval=0.0,
     entry_ttl_candles=1,
+    stop_moves="replace" if os.environ.get("RATCHET_STOP_MOVES") == "replace" else "edit",
 )
 
 

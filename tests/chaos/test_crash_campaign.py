@@ -91,6 +91,8 @@ async def run_child_until_it_dies(keys: Path, state: Path, failpoint: str, skip:
     """
     rest = json.loads((keys / "endpoints.json").read_text())["rest"]
     env = {**os.environ, "RATCHET_FAILPOINT": failpoint, "RATCHET_FAILPOINT_SKIP": str(skip)}
+    if failpoint == "during_replace":  # a stop moved by cancel and replace, not by an edit
+        env["RATCHET_STOP_MOVES"] = "replace"
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         str(HERE / "crash_child.py"),
@@ -218,6 +220,8 @@ async def test_sigkill_at_random_points_never_orphans_duplicates_or_loses(
         ("after_fill", 0),
         ("during_replace", 0),
         ("during_replace", 2),
+        ("during_edit", 0),
+        ("during_edit", 2),
     ],
 )
 async def test_a_crash_at_each_critical_point_is_repaired_on_restart(

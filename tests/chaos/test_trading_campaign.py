@@ -87,6 +87,7 @@ def plan(seed: int, rig_config: Any) -> tuple[Any, Campaign]:
     start = rng.randrange(0, len(ALL_CANDLES[pairs[0]]) - length)
     series = {pair: ALL_CANDLES[pair][start : start + length] for pair in pairs}
     eager = SignalRules(rsi_below=60.0, min_confirmations=1)  # the first pair surely trades
+    moves = random.Random(seed * 31)  # its own stream: the other choices stay as they were
     settings = {
         pair: TraderSettings(
             rules=eager
@@ -102,6 +103,7 @@ def plan(seed: int, rig_config: Any) -> tuple[Any, Campaign]:
             dust_grace_candles=rng.randint(0, 2),
             min_stop_interval=rng.choice((0.0, 5.0, 60.0)),
             cooldown_candles=rng.randint(0, 1),
+            stop_moves="replace" if moves.random() < 0.3 else "edit",
         )
         for pair in pairs
     }

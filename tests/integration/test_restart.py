@@ -201,3 +201,59 @@ async def test_restart_resends_a_stop_intent_that_never_reached_the_exchange(
     await store.close()
     await exchange.close()
     await sim.stop()
+
+
+async def test_restart_takes_the_terms_of_a_stop_edit_whose_answer_was_lost(
+    tmp_path: Path,
+) -> None:
+    # Arrange: an open position with its stop resting
+    files = [f for f in demo_candle_files() if pair_of(f) == PAIR]
+    sim = SimServer({PAIR: read_candles(files[0])[:300]}, SimSettings(speed=0))
+    endpoints = await sim.start()
+    exchange = CoinbaseExchange(
+        RestTransport(endpoints.rest, sim.credentials, private_limiter=RateLimiter(10_000))
+    )
+    [product] = await exchange.products([PAIR])
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = await SqlStore.open(url)
+    first = PairTrader(product, SETTINGS)
+    for _ in range(200):
+        await step_market(sim, first, exchange, store, 1)
+        if (
+            first.position
+            and first.position.status is PositionStatus.OPEN
+            and first.stops.confirmed
+        ):
+            break
+    stop = first.stops.order
+    last = sim.engine.last_price(PAIR)
+    assert stop is not None and stop.exchange_order_id and stop.stop_price and last
+    # the "crash": the exchange accepted an edit of the stop, its answer was never noted
+    higher = product.buy_limit_price((stop.stop_price + last) / 2)
+    assert higher > stop.stop_price
+    limit = product.sell_limit_price(higher * Decimal("0.995"))
+    assert await exchange.edit_order(
+        stop.exchange_order_id, size=stop.size, limit_price=limit, stop_price=higher
+    )
+    await store.close()
+
+    # Act: a new engine hydrates the old terms, then reconciles with the exchange
+    store = await SqlStore.open(url)
+    second = PairTrader(product, SETTINGS)
+    state = await store.load({PAIR: product})
+    report = await reconcile(exchange, {PAIR: second}, state, prefix="rt", now=sim.sim_now)
+    await store.commit(report.batch)
+    await drive(second, exchange, store, report.events.get(PAIR, []), sim.sim_now)
+
+    # Assert: the trader holds the exchange's terms, confirmed and stored
+    assert any("took the exchange's terms" in line for line in report.done)
+    resting = second.stops.order
+    assert resting is not None and resting.client_order_id == stop.client_order_id
+    assert (resting.stop_price, resting.limit_price) == (higher, limit)
+    assert second.stops.confirmed == higher
+    stored = await store.load({PAIR: product})
+    [row] = [r.order for r in stored.orders if r.order.client_order_id == stop.client_order_id]
+    assert row.stop_price == higher
+    await store.close()
+    await exchange.close()
+    await sim.stop()

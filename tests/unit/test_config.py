@@ -54,7 +54,8 @@ def test_pair_overrides_merge_with_the_strategy_defaults(tmp_path: Path) -> None
     path = write(
         tmp_path,
         "strategy: {rsi_period: 21, trail_pct: 2.5}\n"
-        "pairs:\n  ETH-USD: {trail_pct: 3, rsi_below: 35.5, cooldown_candles: 2}\n",
+        "pairs:\n  ETH-USD: {trail_pct: 3, rsi_below: 35.5, cooldown_candles: 2,"
+        " stop_moves: replace}\n",
     )
 
     config = load_config(path)
@@ -68,6 +69,7 @@ def test_pair_overrides_merge_with_the_strategy_defaults(tmp_path: Path) -> None
     assert eth.trail.min_step_pct == Decimal("0.1")  # from the built-in default
     assert other.trail.trail_pct == Decimal("2.5")
     assert other.cooldown_candles == 0
+    assert (eth.stop_moves, other.stop_moves) == ("replace", "edit")
 
 
 def test_correlation_groups_become_frozensets(tmp_path: Path) -> None:
@@ -154,6 +156,11 @@ BAD_CONFIGS = [
         "protections: {max_drawdown_pct: 150}\n",
         "protections.max_drawdown_pct: must be > 0 and <= 100, got 150",
         id="drawdown-over-100",
+    ),
+    pytest.param(
+        "pairs:\n  ETH-USD: {stop_moves: move}\n",
+        "pairs.ETH-USD.stop_moves: expected 'edit' or 'replace', got 'move'",
+        id="stop-moves-unknown",
     ),
     pytest.param("strategy: 3\n", "strategy: expected a mapping, got 3", id="section-not-mapping"),
     pytest.param(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ratchet.domain.order_types import OrderType
-from ratchet.domain.orders import Order
+from ratchet.domain.orders import Amended, Order
 from ratchet.domain.reports import FillReport, OrderReport, status_from_exchange
 from ratchet.engine import messages as m
 from ratchet.sim.matching import CreateOrderRequest, MatchingEngine
@@ -86,6 +86,8 @@ class InProcessExchange:
             return self.place(command.order, now)
         if isinstance(command, m.CancelOrder):
             return self.cancel(command.order, now)
+        if isinstance(command, m.EditOrder):
+            return self.edit(command.order, command.terms, now)
         if isinstance(command, m.FetchFills):
             return self.fills_of(command.order)
         if isinstance(command, m.LookUpOrder):
@@ -106,6 +108,23 @@ class InProcessExchange:
             return [m.CancelAnswered(order.client_order_id, False, "UNKNOWN_CANCEL_ORDER")]
         [result] = self.engine.cancel_orders([order.exchange_order_id], now)
         answer = m.CancelAnswered(order.client_order_id, result.success, result.failure_reason)
+        return [answer, *self.updates()]
+
+    def edit(self, order: Order, terms: Amended, now: float) -> list[m.EngineEvent]:
+        """Edit the order's terms; the answer, then what changed."""
+        cid = order.client_order_id
+        if order.exchange_order_id is None:
+            return [m.EditAnswered(cid, terms, False, "ORDER_NOT_FOUND")]
+        price = terms.limit_price or order.limit_price
+        assert price is not None
+        result = self.engine.edit_order(
+            order.exchange_order_id,
+            price=price,
+            size=terms.size,
+            stop_price=terms.stop_price,
+            now=now,
+        )
+        answer = m.EditAnswered(cid, terms, result.success, ", ".join(result.errors))
         return [answer, *self.updates()]
 
     def look_up(self, order: Order) -> list[m.EngineEvent]:

@@ -11,6 +11,7 @@ after_intent       an order's intent is committed, the order is not sent yet
 after_send         the exchange accepted the order, the ack is not processed yet
 after_fill         an entry fill is committed, the stop it calls for is not placed yet
 during_replace     the old stop is cancelled, the new one is not placed yet
+during_edit        the exchange accepted a stop's edit, the answer is not processed yet
 =================  ============================================================================
 """
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ratchet.domain.candles import Candle
-from ratchet.domain.orders import OperatorAction, Order
+from ratchet.domain.orders import Amended, OperatorAction, Order
 from ratchet.domain.reports import FillReport, OrderReport
 from ratchet.ports import StateBatch
 
@@ -81,6 +81,16 @@ class CancelAnswered:
 
 
 @dataclass(frozen=True, slots=True)
+class EditAnswered:
+    """The exchange answered an edit of an order's terms: applied as asked, or not at all."""
+
+    client_order_id: str
+    terms: Amended
+    success: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class EntryApproved:
     """The risk gate allows an entry with this much quote currency."""
 
@@ -132,6 +142,17 @@ class OrderNotOnExchange:
     client_order_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReadFailed:
+    """A read of an order's fills and state, or a look-up, failed every attempt.
+
+    The trader asks again later: nothing else would, and an unread fill is a position nobody
+    protects.
+    """
+
+    command: FetchFills | LookUpOrder
+
+
 EngineEvent = (
     CandleClosed
     | PriceTick
@@ -141,10 +162,12 @@ EngineEvent = (
     | OrderRefusedByExchange
     | OrderSendFailed
     | CancelAnswered
+    | EditAnswered
     | EntryApproved
     | EntryDenied
     | TimerFired
     | OrderNotOnExchange
+    | ReadFailed
     | ForceExitRequested
     | EntryRequestedByOperator
     | CancelRequestedByOperator
@@ -164,6 +187,14 @@ class CancelOrder:
     """Ask the exchange to cancel this order."""
 
     order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class EditOrder:
+    """Change a resting order's terms in place (a stop moved without being cancelled)."""
+
+    order: Order
+    terms: Amended
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +225,7 @@ class RequestEntry:
     time: float
 
 
-EngineCommand = PlaceOrder | CancelOrder | FetchFills | LookUpOrder | RequestEntry
+EngineCommand = PlaceOrder | CancelOrder | EditOrder | FetchFills | LookUpOrder | RequestEntry
 
 
 @dataclass(slots=True, init=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
+from ratchet.domain.money import ZERO
 from ratchet.engine import messages as m
 from ratchet.engine.pair_trader import PairTrader
 from ratchet.ports import Exchange, OrderRefused, Store
@@ -65,6 +66,15 @@ async def _carry_out(
     if isinstance(command, m.CancelOrder):
         [result] = await exchange.cancel_orders([order.exchange_order_id])
         return [m.CancelAnswered(order.client_order_id, result.success, result.reason)]
+    if isinstance(command, m.EditOrder):
+        terms = command.terms
+        done = await exchange.edit_order(
+            order.exchange_order_id,
+            size=terms.size,
+            limit_price=terms.limit_price or order.limit_price or ZERO,
+            stop_price=terms.stop_price,
+        )
+        return [m.EditAnswered(order.client_order_id, terms, done, "" if done else "refused")]
     fills = await exchange.list_fills(exchange_order_ids=[order.exchange_order_id])
     report = await exchange.get_order(order.exchange_order_id)
     events: list[m.EngineEvent] = [m.FillsReported(tuple(fills))] if fills else []

@@ -8,10 +8,10 @@ The one rule: it never blocks and never awaits — :meth:`PairTrader.handle` ret
 commands are carried out), so live trading, paper trading and backtests run this same code.
 
 Events it takes: CandleClosed, PriceTick, OrderPlaced, OrderRefusedByExchange, OrderSendFailed,
-OrderUpdated, FillsReported, CancelAnswered, EntryApproved, EntryDenied, TimerFired, and the
-operator's requests (see :mod:`ratchet.engine.trader_operator`); the exchange's
-answers about orders are handled in :mod:`ratchet.engine.trader_orders`.
-Commands it gives: RequestEntry, PlaceOrder, CancelOrder, FetchFills.
+OrderUpdated, FillsReported, CancelAnswered, EditAnswered, ReadFailed, EntryApproved,
+EntryDenied, TimerFired, and the operator's requests (see :mod:`ratchet.engine.trader_operator`);
+the exchange's answers about orders are handled in :mod:`ratchet.engine.trader_orders`.
+Commands it gives: RequestEntry, PlaceOrder, CancelOrder, EditOrder, FetchFills, LookUpOrder.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ class PairTrader(OrderEvents, OperatorRequests):
         self._order_seq: dict[OrderRole, int] = {}
         self._requested_price: Decimal | None = None
         self._exchange_filled: dict[str, Decimal] = {}
+        self._reads_due: dict[str, tuple[float, m.FetchFills | m.LookUpOrder]] = {}
         self.forced: ForcedExit | None = None
         self.last_signal: SignalRecord | None = None
         self._entry_candles = 0
@@ -98,8 +99,10 @@ class PairTrader(OrderEvents, OperatorRequests):
             m.OrderUpdated: self._on_report,
             m.FillsReported: self._on_fills,
             m.CancelAnswered: self._on_cancel_answered,
+            m.EditAnswered: self._on_edit_answered,
             m.TimerFired: self._on_timer,
             m.OrderNotOnExchange: self._on_not_on_exchange,
+            m.ReadFailed: self._on_read_failed,
             m.ForceExitRequested: self._on_force_exit,
             m.EntryRequestedByOperator: self._on_operator_entry,
             m.CancelRequestedByOperator: self._on_operator_cancel,
@@ -294,9 +297,8 @@ class PairTrader(OrderEvents, OperatorRequests):
         self.stops.maybe_replace(self.position, self._now, d, self._new_order)
 
     def _on_timer(self, event: m.TimerFired, d: m.Decision) -> None:
-        stale = self.stops.stale_retiring(self._now)
-        if stale is not None:
-            d.commands.append(m.FetchFills(stale))
+        if self._reads_due:
+            self._reask_failed_reads(d)
         if self.forced is not None:
             self._continue_forced_exit(d)
         elif self.position is not None:
@@ -341,6 +343,7 @@ class PairTrader(OrderEvents, OperatorRequests):
         self.entry = None
         self.exit = None
         self._exchange_filled.clear()
+        self._reads_due.clear()
         self.forced = None
         self.stops.reset()
         self._cooldown = self.settings.cooldown_candles

@@ -5,6 +5,8 @@
 * An intent written but never confirmed (INITIALIZED/UNKNOWN): looked up by client_order_id —
   adopted if it reached the exchange, otherwise an entry intent is withdrawn and a stop or exit
   intent is sent again with the same id.
+* A working order whose terms differ on the exchange (an edit it accepted while we were down,
+  before we noted its answer): the exchange's terms are taken.
 * An exchange order with our prefix that the store does not know: cancelled and audited (its
   intent was never recorded, so nothing in the store can own it).
 * An open position without a live stop: a stop is placed, never below the recorded level.
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ratchet.domain.ids import ClientOrderId, OrderRole
 from ratchet.domain.order_types import OrderStatus
-from ratchet.domain.orders import Order
+from ratchet.domain.orders import Amended, Order, OrderError
 from ratchet.domain.reports import FillReport, OrderReport
 from ratchet.engine import messages as m
 from ratchet.engine.pair_trader import PairTrader
@@ -88,6 +90,7 @@ async def reconcile(
         for order in trader.orders():
             if not order.is_done:
                 events.extend(await _truth_of(exchange, order, open_now, fills_by_order, report))
+                _take_terms(trader, order, open_now, report, now)
         position = trader.position
         if position is not None and not position.status.is_final:
             events.append(m.TimerFired(now))  # lets the stop keeper place a missing stop
@@ -114,6 +117,35 @@ async def reconcile(
     for line in report.lines():
         report.batch.audit.append(AuditEntry(now, "reconcile", "restart", "", line))
     return report
+
+
+def _take_terms(
+    trader: PairTrader,
+    order: Order,
+    open_now: dict[str, OrderReport],
+    report: ReconcileReport,
+    now: float,
+) -> None:
+    """Take the exchange's terms of a working order that were edited while we were down."""
+    current = open_now.get(order.exchange_order_id or "")
+    position = trader.position
+    if current is None or position is None:
+        return
+    ours = (order.size, order.limit_price, order.stop_price)
+    theirs = (current.size, current.limit_price, current.stop_price)
+    if ours == theirs:
+        return
+    cid = order.client_order_id
+    report.found.append(f"{cid}: size/limit/stop {ours} here, {theirs} on the exchange")
+    amended = Amended(current.size, current.limit_price, current.stop_price)
+    try:
+        if not (order.allows(amended) and order.apply(amended)):
+            return
+    except OrderError as exc:
+        report.done.append(f"{cid}: the exchange's terms not taken ({exc})")
+        return
+    report.done.append(f"{cid}: took the exchange's terms (an edit answered while we were down)")
+    report.batch.orders.append(OrderRecord(order, position.position_id, now, now))
 
 
 async def _truth_of(

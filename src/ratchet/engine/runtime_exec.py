@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING
 
+from ratchet.domain.money import ZERO
 from ratchet.domain.orders import Order, OrderType
 from ratchet.domain.reports import OrderReport
 from ratchet.engine import failpoints
@@ -38,6 +39,10 @@ class CommandExecutor:
         # per pair: the decision whose commands wait for its write-ahead batch (and after it,
         # the pair's later commands)
         self._held: dict[str, asyncio.Task[None]] = {}
+        # the first edit the exchange accepts is read back; one that kept other terms turns
+        # edits off for the run (every stop then moves by cancel and replace)
+        self._edits_checked = False
+        self.edits_off = ""
 
     @property
     def busy(self) -> bool:
@@ -156,8 +161,8 @@ class CommandExecutor:
     ) -> list[m.EngineEvent]:
         """Carry out ``command``; a read of an order's fills or state that fails is tried again.
 
-        Nothing else would ask again (a resync re-reads only orders that are not done): a lost
-        read is a fill never counted and a position nobody protects.
+        A read that fails every attempt is handed back to the trader (``ReadFailed``), which
+        asks again later: a lost read is a fill never counted and a position nobody protects.
         """
         for attempt in range(1, READ_ATTEMPTS + 1):
             try:
@@ -186,6 +191,8 @@ class CommandExecutor:
             return [m.OrderPlaced(command.order.client_order_id, report.exchange_order_id)]
         if isinstance(command, m.CancelOrder):
             return await self._cancel(command.order)
+        if isinstance(command, m.EditOrder):
+            return await self._edit(command)
         if isinstance(command, m.LookUpOrder):
             return await self._look_up(command.order)
         return await self._fills(command.order, command.report)
@@ -208,6 +215,38 @@ class CommandExecutor:
         if not result.success:  # e.g. filled meanwhile: read the truth
             events.extend(await self._truth(order))
         return events
+
+    async def _edit(self, command: m.EditOrder) -> list[m.EngineEvent]:
+        """Edit the order's terms: applied as asked (EditAnswered success) or not at all."""
+        order, terms = command.order, command.terms
+        cid, exchange_id = order.client_order_id, order.exchange_order_id
+        if exchange_id is None or self.edits_off:
+            return [m.EditAnswered(cid, terms, False, self.edits_off or "not on the exchange yet")]
+        exchange = self._runtime.exchange
+        async with self._submit:
+            done = await exchange.edit_order(
+                exchange_id,
+                size=terms.size,
+                limit_price=terms.limit_price or order.limit_price or ZERO,
+                stop_price=terms.stop_price,
+            )
+        if not done:
+            return [m.EditAnswered(cid, terms, False, "edit refused by the exchange")]
+        failpoints.hit("during_edit")
+        if self._edits_checked:
+            return [m.EditAnswered(cid, terms, True)]
+        report = await exchange.get_order(exchange_id)
+        asked = (terms.size, terms.limit_price, terms.stop_price)
+        if (report.size, report.limit_price, report.stop_price) == asked:
+            self._edits_checked = True
+            return [m.EditAnswered(cid, terms, True), m.OrderUpdated(report)]
+        self.edits_off = (
+            f"the exchange accepted an edit of {cid} to size/limit/stop {asked} but kept "
+            f"{(report.size, report.limit_price, report.stop_price)}: stops move by cancel "
+            "and replace for the rest of this run"
+        )
+        log.error("edits turned off", extra={"client_order_id": cid, "reason": self.edits_off})
+        return [m.EditAnswered(cid, terms, False, self.edits_off), m.OrderUpdated(report)]
 
     async def _fills(self, order: Order, report: OrderReport | None) -> list[m.EngineEvent]:
         """The order's fills (and state). Asked by a report: its fills, then that report (if
@@ -253,7 +292,9 @@ class CommandExecutor:
             return [m.EntryDenied(f"risk gate unavailable: {reason}")]
         if isinstance(command, m.CancelOrder):
             return [m.CancelAnswered(command.order.client_order_id, False, reason)]
-        return []
+        if isinstance(command, m.EditOrder):  # applied or not: the trader cancels and replaces
+            return [m.EditAnswered(command.order.client_order_id, command.terms, False, reason)]
+        return [m.ReadFailed(command)]
 
     def resync(self, event: Resynced) -> None:
         """After a reconnect or gap: re-read the fills and state of every working order."""

@@ -3,10 +3,14 @@
 * ``desired`` is where the trail says the stop should be (it only rises);
 * ``confirmed`` is the stop price of the order the exchange has accepted.
 
-A stop moves by cancel-then-replace (the resting stop holds the coins, so the new one cannot be
-placed first), only when the desired level is above the confirmed one and ``min_stop_interval``
-has passed since the last replace. The time between sending the cancel and the new stop's
-acceptance is measured as *unprotected time*. A stop cancelled by anyone else is placed again at
+A stop moves only when the desired level is above the confirmed one and ``min_stop_interval``
+has passed since the last move. It moves by an edit of the resting order where the exchange
+allows it (``stop_moves: edit``, the default): the order keeps protecting at its old level until
+the exchange confirms the new one, so nothing is ever unprotected. An edit that is refused, or
+whose outcome is unknown, falls back to cancel-then-replace (the resting stop holds the coins,
+so the new one cannot be placed first); the time between sending that cancel and the new stop's
+acceptance is measured as *unprotected time*. After ``EDIT_REFUSALS_MAX`` refusals in a row a
+pair stops trying edits. A stop cancelled by anyone else is placed again at
 once; a stop the exchange refuses because the price is already below it becomes a limit sell at
 the stop's own limit price (never a market order). A stop that triggered while the market fell
 through its limit rests as a sell limit above the price and protects nothing: once the price
@@ -19,11 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ratchet.domain.ids import OrderRole
 from ratchet.domain.order_types import OrderStatus
-from ratchet.domain.orders import CancelRequested, Order, OrderSide, OrderType
+from ratchet.domain.orders import (
+    Amended,
+    CancelRequested,
+    Order,
+    OrderError,
+    OrderSide,
+    OrderType,
+)
 from ratchet.domain.position import Position, PositionStatus
 from ratchet.engine import messages as m
 from ratchet.ports import AuditEntry, OrderRecord, StopChange
@@ -34,7 +45,7 @@ if TYPE_CHECKING:
 
 HUNDRED = Decimal(100)
 REFUSED_STOP_PAUSE = 5.0  # seconds before a refused stop is tried again
-REFETCH_AFTER = 10.0  # seconds before a cancelled stop's unsettled outcome is read again
+EDIT_REFUSALS_MAX = 3  # refused stop edits in a row before a pair moves its stops by replace
 NewOrder = Callable[..., Order]
 _WAITING = (OrderStatus.INITIALIZED, OrderStatus.PENDING, OrderStatus.UNKNOWN)
 
@@ -47,6 +58,7 @@ class StopKeeper:
         self._settings = settings
         self.unprotected: list[float] = []
         self.hold_moves = False  # the engine is stopping: start no new move (placing is fine)
+        self._edit_refusals = 0  # refused edits in a row (kept from one position to the next)
         self.reset()
 
     def reset(self) -> None:
@@ -61,8 +73,9 @@ class StopKeeper:
         self.frozen = False  # an operator exit is under way: place and move nothing
         self._stranded_since: float | None = None  # the price went below the stop's limit
         self._chase: Decimal | None = None  # sell at this limit once the stranded stop is gone
-        self._refetched_at = float("-inf")
         self._retry_at = float("-inf")  # after a refused stop: not before this time
+        self._editing: _Edit | None = None  # an edit of the stop sent, not yet answered
+        self._no_edit = ""  # the stop whose edit was refused: it moves by cancel and replace
 
     def restore(self, position: Position, orders: list[Order]) -> None:
         """Take back the stop orders of a stored position (oldest first) after a restart."""
@@ -105,14 +118,12 @@ class StopKeeper:
         held = position.status in (PositionStatus.OPEN, PositionStatus.EXITING)
         if not held or not self._product.can_carry_order(size):
             return
-        offset = (HUNDRED - self._settings.stop_limit_offset_pct) / HUNDRED
-        limit = min(self.desired, self._product.sell_limit_price(self.desired * offset))
         self.order = new_order(
             OrderRole.STOP,
             OrderSide.SELL,
             OrderType.STOP_LIMIT,
             size,
-            limit_price=limit,
+            limit_price=self._limit_for(self.desired),
             stop_price=self.desired,
         )
         self._record(self.order, position, now, d)
@@ -133,6 +144,8 @@ class StopKeeper:
             return
         current = self.order
         assert current is not None
+        if self._edit(current, position, now, d):
+            return
         current.apply(CancelRequested())
         self._cancel_ours.add(current.client_order_id)
         self.retiring, self.order = current, None
@@ -140,6 +153,74 @@ class StopKeeper:
         self._unprotected_since = now
         self._record(current, position, now, d)
         d.commands.append(m.CancelOrder(current))
+
+    def _edit(self, current: Order, position: Position, now: float, d: m.Decision) -> bool:
+        """Move the stop by editing it in place, when that is possible; False: it is not."""
+        size = self._product.sell_size(position.quantity)
+        if (
+            self._settings.stop_moves != "edit"
+            or self._edit_refusals >= EDIT_REFUSALS_MAX
+            or current.client_order_id == self._no_edit
+            or current.status is not OrderStatus.OPEN
+            or current.filled_size
+            or current.exchange_order_id is None
+            or self.desired is None
+            or not self._product.can_carry_order(size)
+        ):
+            return False
+        terms = Amended(size, self._limit_for(self.desired), self.desired)
+        self._editing = _Edit(current.client_order_id, now)
+        d.commands.append(m.EditOrder(current, terms))
+        return True
+
+    def on_edit_answered(
+        self,
+        answer: m.EditAnswered,
+        position: Position,
+        now: float,
+        d: m.Decision,
+        new_order: NewOrder,
+    ) -> None:
+        """The exchange applied the edit (the stop rests at its new level), or did not (the
+        stop moves by cancel and replace instead)."""
+        editing, order = self._editing, self.order
+        if editing is None or editing.client_order_id != answer.client_order_id:
+            return
+        self._editing = None
+        if order is None or order.client_order_id != answer.client_order_id:
+            return  # cancelled meanwhile (an operator's exit, a stranded stop): nothing to move
+        if answer.success:
+            self._edit_refusals = 0
+            self._last_replace = editing.sent_at
+            try:
+                applied = order.allows(answer.terms) and order.apply(answer.terms)
+            except OrderError as exc:  # e.g. a fill overtook the edit: the exchange has the say
+                self._audit(d, now, "stop edit conflict", f"{order.client_order_id}: {exc}")
+                applied = False
+            if applied:
+                self._record(order, position, now, d)
+                self.unprotected.append(0.0)  # it protected at its old level until now
+                self._current_changed(order, position, now, d, new_order)
+            return
+        self._edit_refusals += 1
+        self._no_edit = order.client_order_id
+        more = (
+            f"; {EDIT_REFUSALS_MAX} in a row: this pair's stops move by cancel and replace"
+            if self._edit_refusals == EDIT_REFUSALS_MAX
+            else ""
+        )
+        self._audit(
+            d,
+            now,
+            "stop edit refused",
+            f"{order.client_order_id}: {answer.reason or 'refused'}; cancel and replace{more}",
+        )
+        self.maybe_replace(position, now, d, new_order)
+
+    def _limit_for(self, stop: Decimal) -> Decimal:
+        """The stop-limit's limit price for a stop at ``stop`` (the offset below it)."""
+        offset = (HUNDRED - self._settings.stop_limit_offset_pct) / HUNDRED
+        return min(stop, self._product.sell_limit_price(stop * offset))
 
     def settled(self, position: Position) -> bool:
         """True when :meth:`maybe_replace` would do nothing now or at any later time: only a
@@ -149,7 +230,7 @@ class StopKeeper:
     def _wanted(self, position: Position) -> Literal["place", "resize", "raise"] | None:
         """What the stop needs, leaving time aside: a first stop, one that covers a grown
         position, one raised to the desired level — or nothing."""
-        if self.frozen or self.retiring is not None:
+        if self.frozen or self.retiring is not None or self.editing:
             return None
         current = self.order
         if current is None:
@@ -217,24 +298,21 @@ class StopKeeper:
         d.commands.append(m.CancelOrder(order))
 
     @property
+    def editing(self) -> bool:
+        """True while an edit of the current stop waits for the exchange's answer."""
+        editing, order = self._editing, self.order
+        return (
+            editing is not None
+            and order is not None
+            and order.client_order_id == editing.client_order_id
+        )
+
+    @property
     def moving(self) -> bool:
-        """True while a move is under way: the old stop going, or the new one not yet resting."""
+        """True while a move is under way: the old stop going, or the new one not yet resting,
+        or an edit not yet answered."""
         waiting = self.order is not None and self.order.status in _WAITING
-        return self.retiring is not None or waiting
-
-    def stale_retiring(self, now: float) -> Order | None:
-        """The cancelled stop whose outcome (its last fills) never arrived, due for a new read.
-
-        The read after a cancel can be lost (an outage outlasting its retries); without its
-        answer the stop is never replaced, so it is asked for again every ``REFETCH_AFTER`` s.
-        """
-        retiring = self.retiring
-        if retiring is None or not retiring.is_done:
-            return None
-        if now - max(self._last_replace, self._refetched_at) < REFETCH_AFTER:
-            return None
-        self._refetched_at = now
-        return retiring
+        return self.retiring is not None or waiting or self.editing
 
     def on_order_change(
         self, order: Order, position: Position, now: float, d: m.Decision, new_order: NewOrder
@@ -334,3 +412,10 @@ class StopKeeper:
 
     def _audit(self, d: m.Decision, now: float, action: str, detail: str) -> None:
         d.batch.audit.append(AuditEntry(now, "engine", action, self._product.product_id, detail))
+
+
+class _Edit(NamedTuple):
+    """An edit of the stop under way: which order, and when it was sent."""
+
+    client_order_id: str
+    sent_at: float

@@ -25,6 +25,8 @@ from ratchet.domain.orders import (
 from ratchet.engine import messages as m
 from ratchet.engine.order_sync import apply_fill, apply_report
 
+READ_AGAIN_AFTER = 10.0  # seconds before a read that failed every attempt is asked again
+
 if TYPE_CHECKING:
     from ratchet.domain.ids import OrderRole
     from ratchet.domain.orders import OrderSide, OrderType
@@ -43,6 +45,7 @@ class OrderEvents:
         stops: StopKeeper
         _now: float
         _exchange_filled: dict[str, Decimal]
+        _reads_due: dict[str, tuple[float, m.FetchFills | m.LookUpOrder]]
 
         @property
         def pair(self) -> str: ...
@@ -143,6 +146,38 @@ class OrderEvents:
         for order in touched:
             self._record(order, d)
             self._settle(order, d)
+
+    def _on_read_failed(self, event: m.ReadFailed, d: m.Decision) -> None:
+        """A read failed every attempt (an outage): ask again after ``READ_AGAIN_AFTER`` s.
+
+        Nothing else would: a cancelled stop's last fills, an entry's fills the exchange has
+        reported, a send whose outcome is unknown, all stay unread until the read succeeds.
+        """
+        order = event.command.order
+        if self.order(order.client_order_id) is not order:
+            return  # the position is over, or the order is no longer ours to follow
+        self._reads_due[order.client_order_id] = (self._now + READ_AGAIN_AFTER, event.command)
+        self._audit(
+            d,
+            "order read failed",
+            f"{order.client_order_id}: asked again in {READ_AGAIN_AFTER:g} s",
+        )
+
+    def _reask_failed_reads(self, d: m.Decision) -> None:
+        """The reads due again (see :meth:`_on_read_failed`); each is asked once more."""
+        for client_order_id, (due, failed) in list(self._reads_due.items()):
+            if due > self._now:
+                continue
+            del self._reads_due[client_order_id]
+            if self.order(client_order_id) is not failed.order:
+                continue
+            # a fills read asks for the order's state too: the report it carried is old
+            again = m.FetchFills(failed.order) if isinstance(failed, m.FetchFills) else failed
+            d.commands.append(again)
+
+    def _on_edit_answered(self, event: m.EditAnswered, d: m.Decision) -> None:
+        if self.position is not None:
+            self.stops.on_edit_answered(event, self.position, self._now, d, self._new_order)
 
     def _on_cancel_answered(self, event: m.CancelAnswered, d: m.Decision) -> None:
         order = self.order(event.client_order_id)

@@ -16,7 +16,7 @@ from ratchet.domain.order_types import (
     OrderType,
     TimeInForce,
 )
-from ratchet.domain.orders import Accepted, Cancelled, Fill, Order, Submitted
+from ratchet.domain.orders import Accepted, Amended, Cancelled, Fill, Order, Submitted
 from ratchet.domain.position import Position, PositionStatus, TrailPolicy
 from ratchet.engine.invariants import (
     CheckingStore,
@@ -285,9 +285,35 @@ def test_a_client_order_id_reused_for_a_different_order_is_a_violation() -> None
     c = checker()
     filled_entry(c)
     assert not c.check(StateBatch(orders=[record(stop())]))
-    again = stop(level="0.04950")  # same id, another price: another order
+    again = Order(STOP, PAIR, OrderSide.BUY, OrderType.LIMIT, D(1), limit_price=D("0.049"))
+    found = c.check(StateBatch(orders=[record(again)]))
+    assert ("client-order-id-unique", STOP) in [(v.rule, v.subject) for v in found]
+
+
+def test_new_terms_for_an_order_not_working_on_the_exchange_are_a_violation() -> None:
+    c = checker()
+    filled_entry(c)
+    assert not c.check(StateBatch(orders=[record(stop())]))
+    again = stop(level="0.04950")  # same id, another price, never sent: not an edit
     [found] = c.check(StateBatch(orders=[record(again)]))
-    assert found.rule == "client-order-id-unique" and found.subject == STOP
+    assert found.rule == "edit-only-when-working" and found.subject == STOP
+
+
+def test_an_edit_of_a_working_stop_may_raise_it_but_never_lower_it() -> None:
+    c = checker()
+    filled_entry(c)
+    order = stop()
+    assert not c.check(StateBatch(orders=[record(order)]))
+    order.apply(Submitted())
+    order.apply(Accepted("x-1"))
+    assert not c.check(StateBatch(orders=[record(order)]))
+    assert order.stop_price is not None and order.limit_price is not None
+    higher = order.stop_price + D("0.0005")
+    order.apply(Amended(order.size, order.limit_price + D("0.0005"), higher))
+    assert not c.check(StateBatch(orders=[record(order)]))  # an edit up: fine
+    order.apply(Amended(order.size, order.limit_price - D("0.001"), higher - D("0.001")))
+    [found] = c.check(StateBatch(orders=[record(order)]))
+    assert found.rule == "stop-never-down" and "edited from" in found.detail
 
 
 def test_one_client_order_id_for_two_exchange_orders_is_a_violation() -> None:

@@ -81,6 +81,11 @@ class Harness:
         for i in range(candles):
             self.close_candle(i, price)
 
+    def confirmed(self) -> list[Decimal]:
+        """Every stop level the exchange confirmed, in order (placed or edited)."""
+        levels = [c.confirmed for b in self.batches for c in b.stops if c.confirmed is not None]
+        return list(dict.fromkeys(levels))  # each also noted with every rise of the trail
+
     def placed(self, kind: OrderType) -> list[m.PlaceOrder]:
         return [
             c for c in self.commands if isinstance(c, m.PlaceOrder) and c.order.order_type is kind
@@ -133,8 +138,9 @@ def test_filled_entry_arms_a_stop_limit_sell_two_percent_below_the_high() -> Non
     assert h.trader.stops.confirmed == D("0.04900")
 
 
-def test_stop_ratchets_up_on_new_highs_and_never_down() -> None:
-    h = Harness(quick_settings())
+@pytest.mark.parametrize("moves", ["edit", "replace"])
+def test_stop_ratchets_up_on_new_highs_and_never_down(moves: str) -> None:
+    h = Harness(quick_settings(stop_moves=moves))
     h.warm_up(34)
     h.trade("0.04990", START + 35 * CANDLE_SECONDS)
     t = START + 36 * CANDLE_SECONDS
@@ -142,8 +148,8 @@ def test_stop_ratchets_up_on_new_highs_and_never_down() -> None:
     for step, price in enumerate(("0.05200", "0.05100", "0.05300", "0.05250")):
         h.trade(price, t + step * 60)
     # Assert
-    stops = [c.order.stop_price for c in h.placed(OrderType.STOP_LIMIT)]
-    assert stops == sorted(stops)
+    stops = h.confirmed()
+    assert stops == sorted(stops) and len(stops) == 3  # placed, then raised twice
     assert stops[-1] == D("0.05194")  # 0.053 × 0.98
     assert h.trader.stops.confirmed == D("0.05194")
     assert len([o for o in h.engine.orders(statuses=["OPEN"]) if o.side is OrderSide.SELL]) == 1
@@ -156,9 +162,9 @@ def test_stop_replace_waits_for_the_minimum_interval() -> None:
     t = START + 36 * CANDLE_SECONDS
     h.trade("0.05200", t)  # first replace: allowed (none before)
     h.trade("0.05300", t + 60)  # too soon
-    assert h.placed(OrderType.STOP_LIMIT)[-1].order.stop_price == D("0.05096")
+    assert h.confirmed()[-1] == D("0.05096")
     h.feed([m.TimerFired(t + 301)], t + 301)  # the interval passed: the pending rise goes out
-    assert h.placed(OrderType.STOP_LIMIT)[-1].order.stop_price == D("0.05194")
+    assert h.confirmed()[-1] == D("0.05194")
 
 
 def test_stop_fill_closes_the_position_with_fees_in_the_pnl() -> None:
@@ -523,8 +529,8 @@ def test_a_stop_the_market_fell_through_is_replaced_by_a_limit_sell_at_the_marke
 FORCE = OperatorAction(OperatorCommand.FORCE_EXIT, "alice", "leaving", 1)
 
 
-def open_with_stop() -> Harness:
-    h = Harness(quick_settings())
+def open_with_stop(**overrides: object) -> Harness:
+    h = Harness(quick_settings(**overrides))
     h.warm_up()
     h.trade("0.04990", START + 35 * CANDLE_SECONDS)
     assert h.trader.stops.order is not None
@@ -533,7 +539,7 @@ def open_with_stop() -> Harness:
 
 def test_a_force_exit_while_a_new_stop_is_being_sent_cancels_it_once_acknowledged() -> None:
     # Arrange: the trail rose; the old stop is cancelled and the new one is on its way
-    h = open_with_stop()
+    h = open_with_stop(stop_moves="replace")
     now = START + 35 * CANDLE_SECONDS + 10
     h.engine.market_move(PAIR, D("0.05200"), D("1000"), now)
     h.feed(h.exchange.updates(), now)
@@ -601,3 +607,110 @@ def test_a_restart_after_a_force_exit_gave_up_lets_the_stop_trail_again() -> Non
     h.trade("0.04995", now + 301, volume="1000")
     assert stop.status is OrderStatus.CANCELLED
     assert len(h.placed(OrderType.MARKET)) == 6  # the 5 before the restart, then one more
+
+
+# -- stops moved by editing the resting order ---------------------------------------------------
+def rise(h: Harness, price: str, now: float) -> list[m.EngineCommand]:
+    """The market trades up to ``price``; the commands of the trader's tick, not carried out."""
+    h.engine.market_move(PAIR, D(price), D("1000"), now)
+    h.feed(h.exchange.updates(), now)
+    return h.trader.handle(m.PriceTick(D(price), now), now).commands
+
+
+def the_edit(commands: list[m.EngineCommand]) -> m.EditOrder:
+    """The one command given: an edit."""
+    [edit] = commands
+    assert isinstance(edit, m.EditOrder)
+    return edit
+
+
+def test_a_stop_moves_up_by_an_edit_and_is_never_unprotected() -> None:
+    h = open_with_stop()
+    stop = h.trader.stops.order
+    assert stop is not None
+    now = START + 35 * CANDLE_SECONDS + 10
+    h.trade("0.05200", now)
+    # the same order rests at the new level, on the exchange as in the trader
+    assert h.trader.stops.order is stop and stop.stop_price == D("0.05096")
+    assert h.trader.stops.confirmed == D("0.05096")
+    on_exchange = h.engine.order_by_client_id(stop.client_order_id)
+    assert on_exchange is not None and on_exchange.stop_price == D("0.05096")
+    assert not [c for c in h.commands if isinstance(c, m.CancelOrder)]
+    assert len([c for c in h.commands if isinstance(c, m.EditOrder)]) == 1
+    assert h.trader.stops.unprotected == [0.0]
+
+
+def test_while_an_edit_is_unanswered_the_old_stop_protects_and_no_other_move_starts() -> None:
+    h = open_with_stop()
+    stop = h.trader.stops.order
+    assert stop is not None and stop.stop_price is not None
+    old = stop.stop_price
+    now = START + 35 * CANDLE_SECONDS + 10
+    edit = the_edit(rise(h, "0.05200", now))
+    assert edit.terms.stop_price == D("0.05096")
+    # a higher high while the edit is out: no second move, the confirmed stop is the old one
+    assert rise(h, "0.05300", now + 1) == []
+    assert h.trader.stops.moving and h.trader.stops.confirmed == old == stop.stop_price
+    # the answer: the stop rests at the edited level; the next move goes out after it
+    h.feed(h.execute(edit, now + 2), now + 2)
+    assert h.trader.stops.confirmed == D("0.05096")
+    h.feed([m.TimerFired(now + 3)], now + 3)
+    assert h.trader.stops.confirmed == D("0.05194") and h.trader.stops.order is stop
+
+
+def test_a_refused_edit_falls_back_to_cancel_and_replace() -> None:
+    h = open_with_stop()
+    stop = h.trader.stops.order
+    assert stop is not None
+    now = START + 35 * CANDLE_SECONDS + 10
+    edit = the_edit(rise(h, "0.05200", now))
+
+    h.feed([m.EditAnswered(stop.client_order_id, edit.terms, False, "NOT_SUPPORTED")], now)
+    # the old stop was cancelled and a new one rests at the desired level
+    assert stop.status is OrderStatus.CANCELLED
+    new = h.trader.stops.order
+    assert new is not None and new is not stop and new.stop_price == D("0.05096")
+    assert h.trader.stops.confirmed == D("0.05096")
+    refused = [a for b in h.batches for a in b.audit if a.action == "stop edit refused"]
+    assert refused and "NOT_SUPPORTED" in refused[0].detail
+
+
+def test_after_three_refused_edits_in_a_row_stops_move_by_cancel_and_replace() -> None:
+    h = open_with_stop()
+    now = START + 35 * CANDLE_SECONDS + 10
+    for i, price in enumerate(("0.05200", "0.05300", "0.05400")):
+        edit = the_edit(rise(h, price, now + i))
+
+        h.feed([m.EditAnswered(edit.order.client_order_id, edit.terms, False, "NO")], now + i)
+    commands = rise(h, "0.05500", now + 5)
+    assert [type(c) for c in commands] == [m.CancelOrder]
+
+
+def test_a_force_exit_while_an_edit_is_unanswered_sells_and_ignores_the_late_answer() -> None:
+    h = open_with_stop()
+    stop = h.trader.stops.order
+    assert stop is not None
+    now = START + 35 * CANDLE_SECONDS + 10
+    edit = the_edit(rise(h, "0.05200", now))
+    h.feed([m.ForceExitRequested(FORCE)], now + 1)
+    assert stop.status is OrderStatus.CANCELLED
+    h.feed(h.execute(edit, now + 2), now + 2)  # the edit reaches a cancelled order: refused
+    h.feed([m.EditAnswered(stop.client_order_id, edit.terms, True)], now + 2)  # a late "yes"
+    [market] = h.placed(OrderType.MARKET)
+    assert market.order.operator_action == FORCE
+    assert h.trader.position is None
+    assert stop.stop_price != edit.terms.stop_price  # nothing applied to the cancelled stop
+
+
+def test_an_edit_answered_after_the_stop_filled_changes_nothing() -> None:
+    h = open_with_stop()
+    stop = h.trader.stops.order
+    assert stop is not None
+    position = h.trader.position
+    now = START + 35 * CANDLE_SECONDS + 10
+    edit = the_edit(rise(h, "0.05200", now))
+    h.trade("0.04800", now + 1)  # the market falls through the old stop: it fills
+    assert stop.status is OrderStatus.FILLED and h.trader.position is None
+    decision = h.trader.handle(m.EditAnswered(stop.client_order_id, edit.terms, True), now + 2)
+    assert decision.commands == [] and position is not None
+    assert position.status is PositionStatus.CLOSED

@@ -1,4 +1,5 @@
-"""CommandExecutor: reads of one order's fills are folded into one in flight and one after."""
+"""CommandExecutor: reads of one order's fills are folded into one in flight and one after;
+a read that fails every attempt goes back to the trader."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from ratchet.domain.money import Product
 from ratchet.domain.order_types import OrderStatus
-from ratchet.domain.orders import Order, OrderSide, OrderType
+from ratchet.domain.orders import Amended, Order, OrderSide, OrderType
 from ratchet.domain.reports import FillReport, OrderReport
 from ratchet.engine import messages as m
+from ratchet.engine import runtime_exec
 from ratchet.engine.pair_trader import PairTrader
 from ratchet.engine.runtime_exec import CommandExecutor
-from ratchet.ports import OrderNotFound
+from ratchet.ports import ExchangeUnavailable, OrderNotFound
 
 PRODUCT = Product("ETH-BTC", Decimal("0.001"), Decimal("0.00001"), Decimal("0.01"))
 
@@ -154,3 +158,109 @@ async def test_after_a_cancel_fills_we_lack_are_read_after_the_order() -> None:
     fills, updated = posted
     assert isinstance(fills, m.FillsReported) and fills.fills[0].size == Decimal("0.4")
     assert isinstance(updated, m.OrderUpdated) and updated.report.filled_size == Decimal("0.4")
+
+
+class Down:
+    """An exchange whose reads all fail (an outage outlasting the adapter's retries)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def get_order(self, exchange_order_id: str) -> OrderReport:
+        self.reads += 1
+        raise ExchangeUnavailable("503 Service Unavailable")
+
+    async def find_order(self, client_order_id: str) -> OrderReport | None:
+        self.reads += 1
+        raise ExchangeUnavailable("503 Service Unavailable")
+
+
+async def test_a_read_that_fails_every_attempt_is_handed_back_to_the_trader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runtime_exec, "READ_PAUSE", 0.0)
+    exchange = Down()
+    runtime = Posts(exchange)  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(1))  # type: ignore[arg-type]
+    fetch, look_up = m.FetchFills(stop_order()), m.LookUpOrder(stop_order())
+
+    executor.start(PairTrader(PRODUCT), fetch)
+    executor.start(PairTrader(PRODUCT), look_up)
+    await executor.wait()
+
+    assert exchange.reads == 2 * runtime_exec.READ_ATTEMPTS
+    assert sorted(runtime.posted, key=repr) == sorted(
+        [m.ReadFailed(fetch), m.ReadFailed(look_up)], key=repr
+    )
+
+
+class Edits:
+    """An exchange that accepts every edit; ``keeps`` other terms than asked (a broken one)."""
+
+    def __init__(self, *, keeps: bool) -> None:
+        self.keeps = keeps
+        self.edits: list[tuple[Decimal, Decimal, Decimal | None]] = []
+
+    async def edit_order(
+        self,
+        exchange_order_id: str,
+        *,
+        size: Decimal,
+        limit_price: Decimal,
+        stop_price: Decimal | None = None,
+    ) -> bool:
+        self.edits.append((size, limit_price, stop_price))
+        return True
+
+    async def get_order(self, exchange_order_id: str) -> OrderReport:
+        order = stop_order()
+        size, limit, stop = self.edits[-1]
+        if self.keeps:
+            size, limit, stop = order.size, order.limit_price or limit, order.stop_price
+        return OrderReport(
+            exchange_order_id,
+            order.client_order_id,
+            "ETH-BTC",
+            OrderSide.SELL,
+            OrderType.STOP_LIMIT,
+            OrderStatus.OPEN,
+            size,
+            limit_price=limit,
+            stop_price=stop,
+        )
+
+
+async def edit_twice(exchange: Edits) -> tuple[CommandExecutor, list[m.EngineEvent]]:
+    runtime = Posts(exchange)  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(1))  # type: ignore[arg-type]
+    terms = Amended(Decimal(1), Decimal("0.0502"), Decimal("0.0505"))
+    for _ in range(2):
+        executor.start(PairTrader(PRODUCT), m.EditOrder(stop_order(), terms))
+        await executor.wait()
+    return executor, runtime.posted
+
+
+async def test_the_first_edit_accepted_is_read_back_and_later_ones_are_trusted() -> None:
+    exchange = Edits(keeps=False)
+    executor, posted = await edit_twice(exchange)
+
+    assert len(exchange.edits) == 2 and not executor.edits_off
+    first, report, second = posted
+    assert isinstance(first, m.EditAnswered) and first.success
+    assert isinstance(report, m.OrderUpdated) and report.report.stop_price == Decimal("0.0505")
+    assert isinstance(second, m.EditAnswered) and second.success  # no second read
+
+
+async def test_an_exchange_that_accepts_an_edit_but_keeps_the_old_terms_gets_no_more_edits() -> (
+    None
+):
+    exchange = Edits(keeps=True)
+    executor, posted = await edit_twice(exchange)
+
+    assert len(exchange.edits) == 1  # the second is answered without asking the exchange
+    assert "kept" in executor.edits_off
+    first, report, second = posted
+    assert isinstance(first, m.EditAnswered) and not first.success
+    assert isinstance(report, m.OrderUpdated)
+    assert isinstance(second, m.EditAnswered) and not second.success
+    assert second.reason == executor.edits_off

@@ -11,7 +11,8 @@ rule                     what must hold
 stop-never-down          per position the desired stop (``Position.stop``, ``StopChange.desired``,
                          the keeper's ``desired``) and the confirmed stop (``StopChange.confirmed``,
                          the keeper's ``confirmed``) never go down; a new stop order never rests
-                         below the highest stop the exchange confirmed
+                         below the highest stop the exchange confirmed; an edit never lowers a
+                         stop order's stop price
 no-exit-before-entry     no sell order (stop or exit) and no exit fill before the entry has a fill
 market-needs-operator    no market order without an :class:`OperatorAction` (and only sells)
 limit-buy-entries        every buy is a limit order
@@ -19,8 +20,10 @@ one-position-per-pair    at most one position per pair that is not final; the tr
 decimal-only             every price, size, value and fee is a finite ``Decimal`` (never a float)
 increments               order prices on the price increment, sizes on the base increment and
                          at least the minimum size
-client-order-id-unique   a client_order_id always names the same order (same position, side, type,
-                         prices, size, operator action) and one exchange order only
+client-order-id-unique   a client_order_id always names the same order (same position, product,
+                         side, type, operator action) and one exchange order only
+edit-only-when-working   an order's terms (size, limit and stop price) change only while it works
+                         on the exchange (open, with its exchange id), and stay above its fills
 write-ahead              an order is first committed as an intent (INITIALIZED), before any send
 realized-pnl             a closed position holds nothing, sold what it bought, and its realised
                          P&L is exit value − exit fees − entry value − entry fees

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from ratchet.domain.money import ZERO
 from ratchet.domain.order_types import OrderSide, OrderStatus
@@ -22,6 +23,7 @@ class OrderSeen:
     """An order as last committed: what must not change, and what later rules need."""
 
     identity: tuple[object, ...]
+    terms: Terms
     position_id: str
     side: OrderSide
     status: OrderStatus
@@ -65,6 +67,7 @@ class Memory:
         order = record.order
         self.orders[order.client_order_id] = OrderSeen(
             identity(order, record.position_id),
+            terms(order),
             record.position_id,
             order.side,
             order.status,
@@ -94,17 +97,21 @@ class Memory:
 
 
 def identity(order: Order, position_id: str) -> tuple[object, ...]:
-    """What a client_order_id must always name: position, product, side, type, terms, action."""
-    return (
-        position_id,
-        order.product_id,
-        order.side,
-        order.order_type,
-        order.size,
-        order.limit_price,
-        order.stop_price,
-        order.operator_action,
-    )
+    """What a client_order_id must always name: position, product, side, type, action."""
+    return (position_id, order.product_id, order.side, order.order_type, order.operator_action)
+
+
+class Terms(NamedTuple):
+    """An order's terms: they change only by an edit the exchange accepted."""
+
+    size: Decimal
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+
+
+def terms(order: Order) -> Terms:
+    """``order``'s terms as they are now."""
+    return Terms(order.size, order.limit_price, order.stop_price)
 
 
 def is_decimal(value: object) -> bool:

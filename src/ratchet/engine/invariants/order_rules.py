@@ -1,5 +1,6 @@
 """The rules about orders and fills: money types, order kinds, increments, write-ahead intent,
-client_order_id identity, terminal statuses, and exits only after the entry filled.
+client_order_id identity, edits only of working orders (a stop's never down), terminal
+statuses, and exits only after the entry filled.
 
 Each check appends what broke to ``found``, then updates the memory: a checked order is
 remembered as committed, a fill is counted (once) for its position.
@@ -18,11 +19,13 @@ from ratchet.engine.invariants.memory import (
     PositionSeen,
     identity,
     is_decimal,
+    terms,
 )
 from ratchet.engine.invariants.violation import Violation
 from ratchet.ports import OrderRecord
 
 _LATE_FILL_COMPLETES = (OrderStatus.CANCELLED, OrderStatus.EXPIRED)
+_EDITABLE = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 _ORDER_MONEY = ("size", "limit_price", "stop_price", "filled_size", "filled_value", "fees")
 
 
@@ -85,6 +88,29 @@ def _check_increments(
         )
 
 
+def _check_edit(order: Order, before: OrderSeen, found: list[Violation]) -> None:
+    """Terms change only by an edit: of an order working on the exchange, above what has
+    filled, and a stop never lower than it was."""
+    cid, now = order.client_order_id, terms(order)
+    if before.status not in _EDITABLE or before.exchange_order_id is None:
+        found.append(
+            Violation(
+                "edit-only-when-working",
+                cid,
+                f"terms {before.terms} became {now} while {before.status.name}",
+            )
+        )
+    if now.size <= order.filled_size:
+        found.append(
+            Violation("edit-only-when-working", cid, f"edited to {now.size}, not above filled")
+        )
+    stop_before = before.terms.stop_price
+    if stop_before is not None and (now.stop_price is None or now.stop_price < stop_before):
+        found.append(
+            Violation("stop-never-down", cid, f"edited from {stop_before} to {now.stop_price}")
+        )
+
+
 def _check_new_order(
     order: Order, pid: str, position: PositionSeen, found: list[Violation]
 ) -> None:
@@ -127,6 +153,9 @@ def _check_known_order(order: Order, pid: str, before: OrderSeen, found: list[Vi
                 f"reused for a different order: {before.identity} then {identity(order, pid)}",
             )
         )
+    now = terms(order)
+    if now != before.terms:
+        _check_edit(order, before, found)
     xid = order.exchange_order_id
     if before.exchange_order_id and xid != before.exchange_order_id:
         found.append(
