@@ -89,7 +89,10 @@ class InProcessExchange:
         if isinstance(command, m.EditOrder):
             return self.edit(command.order, command.terms, now)
         if isinstance(command, m.FetchFills):
-            return self.fills_of(command.order)
+            events = self.fills_of(command.order)
+            if command.report is None:  # a read of the order's state too, as live
+                events.append(m.OrderRead(command.order.client_order_id))
+            return events
         if isinstance(command, m.LookUpOrder):
             return self.look_up(command.order)
         return None

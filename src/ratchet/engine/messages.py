@@ -143,6 +143,14 @@ class OrderNotOnExchange:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderRead:
+    """A read of this order's fills and state (``FetchFills`` without a report) is answered:
+    what it found came just before. Until then a finished order is not let go of."""
+
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReadFailed:
     """A read of an order's fills and state, or a look-up, failed every attempt.
 
@@ -168,6 +176,7 @@ EngineEvent = (
     | TimerFired
     | OrderNotOnExchange
     | ReadFailed
+    | OrderRead
     | ForceExitRequested
     | EntryRequestedByOperator
     | CancelRequestedByOperator

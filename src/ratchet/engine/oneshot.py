@@ -78,4 +78,7 @@ async def _carry_out(
     fills = await exchange.list_fills(exchange_order_ids=[order.exchange_order_id])
     report = await exchange.get_order(order.exchange_order_id)
     events: list[m.EngineEvent] = [m.FillsReported(tuple(fills))] if fills else []
-    return [*events, m.OrderUpdated(report)]
+    events.append(m.OrderUpdated(report))
+    if isinstance(command, m.FetchFills) and command.report is None:
+        events.append(m.OrderRead(order.client_order_id))
+    return events

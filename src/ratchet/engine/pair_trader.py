@@ -83,6 +83,7 @@ class PairTrader(OrderEvents, OperatorRequests):
         self._requested_price: Decimal | None = None
         self._exchange_filled: dict[str, Decimal] = {}
         self._reads_due: dict[str, tuple[float, m.FetchFills | m.LookUpOrder]] = {}
+        self._awaiting_read: set[str] = set()  # asked to read (fills and state), not answered
         self.forced: ForcedExit | None = None
         self.last_signal: SignalRecord | None = None
         self._entry_candles = 0
@@ -103,6 +104,7 @@ class PairTrader(OrderEvents, OperatorRequests):
             m.TimerFired: self._on_timer,
             m.OrderNotOnExchange: self._on_not_on_exchange,
             m.ReadFailed: self._on_read_failed,
+            m.OrderRead: self._on_order_read,
             m.ForceExitRequested: self._on_force_exit,
             m.EntryRequestedByOperator: self._on_operator_entry,
             m.CancelRequestedByOperator: self._on_operator_cancel,
@@ -309,6 +311,8 @@ class PairTrader(OrderEvents, OperatorRequests):
         position = self.position
         if position is None:
             return
+        if order.is_done and order.client_order_id in self._awaiting_read:
+            return  # what it sold or bought is being read: settle it with the answer
         fills_pending = order.filled_size < self._exchange_filled.get(order.client_order_id, ZERO)
         if (
             order is self.entry
@@ -344,6 +348,7 @@ class PairTrader(OrderEvents, OperatorRequests):
         self.exit = None
         self._exchange_filled.clear()
         self._reads_due.clear()
+        self._awaiting_read.clear()
         self.forced = None
         self.stops.reset()
         self._cooldown = self.settings.cooldown_candles

@@ -257,17 +257,18 @@ class CommandExecutor:
             return []
         if report is not None:
             return [*await self._fill_list(order), m.OrderUpdated(report)]
+        done = m.OrderRead(order.client_order_id)
         truth = await self._truth(order)
         if not truth:  # not found by id: what fills it has are all there is to know
-            return await self._fill_list(order)
+            return [*await self._fill_list(order), done]
         [updated] = truth
         assert isinstance(updated, m.OrderUpdated)
         if updated.report.filled_size <= order.filled_size:
-            return truth
+            return [*truth, done]
         # fills we lack: read them, then hand on the report read first (it may be older than
         # a fill in the list, which is harmless: a report only ever moves an order forward);
         # two reads, as few as before, so a flaky exchange fails this no more often
-        return [*await self._fill_list(order), *truth]
+        return [*await self._fill_list(order), *truth, done]
 
     async def _fill_list(self, order: Order) -> list[m.EngineEvent]:
         assert order.exchange_order_id is not None

@@ -46,6 +46,7 @@ class OrderEvents:
         _now: float
         _exchange_filled: dict[str, Decimal]
         _reads_due: dict[str, tuple[float, m.FetchFills | m.LookUpOrder]]
+        _awaiting_read: set[str]
 
         @property
         def pair(self) -> str: ...
@@ -163,6 +164,18 @@ class OrderEvents:
             f"{order.client_order_id}: asked again in {READ_AGAIN_AFTER:g} s",
         )
 
+    def _ask_to_read(self, order: Order, d: m.Decision) -> None:
+        """Read the order's fills and state; until the answer (``OrderRead``) a finished order
+        is held on to: a stream report older than the read must not let it go unsettled."""
+        self._awaiting_read.add(order.client_order_id)
+        d.commands.append(m.FetchFills(order))
+
+    def _on_order_read(self, event: m.OrderRead, d: m.Decision) -> None:
+        self._awaiting_read.discard(event.client_order_id)
+        order = self.order(event.client_order_id)
+        if order is not None:
+            self._settle(order, d)
+
     def _reask_failed_reads(self, d: m.Decision) -> None:
         """The reads due again (see :meth:`_on_read_failed`); each is asked once more."""
         for client_order_id, (due, failed) in list(self._reads_due.items()):
@@ -171,9 +184,10 @@ class OrderEvents:
             del self._reads_due[client_order_id]
             if self.order(client_order_id) is not failed.order:
                 continue
-            # a fills read asks for the order's state too: the report it carried is old
-            again = m.FetchFills(failed.order) if isinstance(failed, m.FetchFills) else failed
-            d.commands.append(again)
+            if isinstance(failed, m.FetchFills):
+                self._ask_to_read(failed.order, d)  # its state too: the report it had is old
+            else:
+                d.commands.append(failed)
 
     def _on_edit_answered(self, event: m.EditAnswered, d: m.Decision) -> None:
         if self.position is not None:
@@ -193,6 +207,6 @@ class OrderEvents:
             # sold part, or all: a refused cancel may mean "fully filled"): read them and the
             # order's state before arming a stop, sizing a replacement stop or the operator's
             # market sell — once settled, the order is forgotten with its fills
-            d.commands.append(m.FetchFills(order))
+            self._ask_to_read(order, d)
             return
         self._settle(order, d)

@@ -145,8 +145,9 @@ async def test_after_a_cancel_a_stop_with_no_fills_costs_one_read() -> None:
     posted = await fetch_after_cancel(exchange)
 
     assert exchange.calls == ["order"]
-    [updated] = posted
+    updated, read = posted
     assert isinstance(updated, m.OrderUpdated)
+    assert read == m.OrderRead("rt-ETH-BTC-000001-stop-1")
     assert updated.report.status is OrderStatus.CANCELLED
 
 
@@ -155,7 +156,8 @@ async def test_after_a_cancel_fills_we_lack_are_read_after_the_order() -> None:
     posted = await fetch_after_cancel(exchange)
 
     assert exchange.calls == ["order", "fills"]
-    fills, updated = posted
+    fills, updated, read = posted
+    assert read == m.OrderRead("rt-ETH-BTC-000001-stop-1")
     assert isinstance(fills, m.FillsReported) and fills.fills[0].size == Decimal("0.4")
     assert isinstance(updated, m.OrderUpdated) and updated.report.filled_size == Decimal("0.4")
 

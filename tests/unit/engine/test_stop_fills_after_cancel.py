@@ -90,12 +90,45 @@ def test_fills_of_a_stop_reported_after_its_replace_cancel_are_counted() -> None
     t.feed(m.CancelAnswered(stop.client_order_id, True), now + 61)
     t.feed(m.FillsReported((fill("t2", "x-stop", OrderSide.SELL, "0.04900", "5"),)), now + 62)
     t.feed(m.OrderUpdated(cancelled_report(stop, "5")), now + 62)
+    t.feed(m.OrderRead(stop.client_order_id), now + 62)
 
     # the 5 sold are counted, and the replacement stop covers only what is still held
     assert stop.filled_size == D(5)
     assert position.quantity == held - D(5)
     new = t.trader.stops.order
     assert new is not None and new.size <= position.quantity
+
+
+def test_a_stale_stream_report_does_not_let_a_cancelled_stop_go_before_its_read() -> None:
+    # Arrange: the stop sold 5 and was cancelled; the read of its outcome is under way
+    t, stop, now = stop_being_replaced()
+    position = t.trader.position
+    assert position is not None
+    held = position.quantity
+    t.feed(m.CancelAnswered(stop.client_order_id, True), now + 61)
+    # Act: the stream delivers, late, a report from before the fill (open, nothing filled)
+    stale = OrderReport(
+        "x-stop",
+        stop.client_order_id,
+        PAIR,
+        OrderSide.SELL,
+        OrderType.STOP_LIMIT,
+        OrderStatus.OPEN,
+        stop.size,
+        stop_price=stop.stop_price,
+    )
+    # Assert: no new stop for the whole position yet: what the old one sold is not known
+    assert t.feed(m.OrderUpdated(stale), now + 62) == []
+    assert t.trader.stops.retiring is stop
+    # the read answers: the 5 sold are counted and the new stop covers only the rest
+    placed = t.feed(
+        m.FillsReported((fill("t2", "x-stop", OrderSide.SELL, "0.049", "5"),)), now + 63
+    )
+    placed += t.feed(m.OrderUpdated(cancelled_report(stop, "5")), now + 63)
+    placed += t.feed(m.OrderRead(stop.client_order_id), now + 63)
+    assert position.quantity == held - D(5)
+    [new] = [c.order for c in placed if isinstance(c, m.PlaceOrder)]
+    assert new is t.trader.stops.order and new.size == position.quantity
 
 
 def test_a_failed_read_of_a_cancelled_stops_fills_is_asked_again_until_it_succeeds() -> None:
@@ -122,6 +155,7 @@ def test_a_failed_read_of_a_cancelled_stops_fills_is_asked_again_until_it_succee
     sold = fill("t2", "x-stop", OrderSide.SELL, "0.04900", "5")
     placed = t.feed(m.FillsReported((sold,)), now + 131)
     placed += t.feed(m.OrderUpdated(cancelled_report(stop, "5")), now + 131)
+    placed += t.feed(m.OrderRead(stop.client_order_id), now + 131)
     assert position.quantity == held - D(5)
     [new] = [c.order for c in placed if isinstance(c, m.PlaceOrder)]
     assert new is t.trader.stops.order and new.size == position.quantity
@@ -131,10 +165,10 @@ def test_a_failed_read_of_a_cancelled_stops_fills_is_asked_again_until_it_succee
 def test_a_failed_look_up_of_an_order_whose_send_failed_is_asked_again() -> None:
     t, stop, now = stop_being_replaced()
     t.feed(m.CancelAnswered(stop.client_order_id, True), now + 61)
-    t.feed(m.FillsReported(()), now + 62)
+    t.feed(m.OrderUpdated(cancelled_report(stop, "0")), now + 62)
     [new] = [
         c.order
-        for c in t.feed(m.OrderUpdated(cancelled_report(stop, "0")), now + 62)
+        for c in t.feed(m.OrderRead(stop.client_order_id), now + 62)
         if isinstance(c, m.PlaceOrder)
     ]
     [look_up] = [
