@@ -27,7 +27,11 @@ can also wait in the socket while the event loop finishes other work (a REST rep
 store write): that wait is not in the latency, and the event loop's lag (how late a 10 ms
 timer fires, p99) is printed as its measure.
 
+Stops move by editing the resting order (the default, ``--stop-moves edit``: one REST call per
+move) or by cancel and replace (``--stop-moves replace``: a cancel, a read, a new order).
+
 Usage: .venv/bin/python bench/live_paper.py [--pairs 100] [--seconds 60] [--burst]
+[--stop-moves edit|replace]
 (last line: JSON)
 """
 
@@ -36,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import resource
 import statistics
 import subprocess
@@ -63,7 +68,7 @@ MODES = {
     "staggered": "each pair moves at its own seeded phase, as independent products do",
     "burst": "all pairs move at the same instants",
 }
-SETTINGS = TraderSettings(rules=SignalRules(rsi_below=99.0, min_confirmations=1))
+RULES = SignalRules(rsi_below=99.0, min_confirmations=1)
 
 
 def start_simulator(folder: Path, pairs: int, *, burst: bool = False) -> subprocess.Popen[bytes]:
@@ -115,7 +120,7 @@ def latencies(samples: list[tuple[float, float, float]]) -> tuple[list[float], l
     return burst, own
 
 
-async def run(folder: Path, seconds: float) -> dict[str, object]:
+async def run(folder: Path, seconds: float, settings: TraderSettings) -> dict[str, object]:
     endpoints = json.loads((folder / "endpoints.json").read_text())
     credentials = load_key_file(folder / "cdp_api_key.json")
     exchange = CoinbaseExchange(
@@ -123,7 +128,7 @@ async def run(folder: Path, seconds: float) -> dict[str, object]:
     )
     products = {p.product_id: p for p in await exchange.products()}
     store = await SqlStore.open(f"sqlite:///{folder / 'state.db'}")
-    traders = {pair: PairTrader(product, SETTINGS) for pair, product in products.items()}
+    traders = {pair: PairTrader(product, settings) for pair, product in products.items()}
     gate = RiskGate(
         PortfolioConfig(
             total_capital=Decimal(100_000_000),
@@ -144,11 +149,13 @@ async def run(folder: Path, seconds: float) -> dict[str, object]:
     runtime.tick_samples.clear()
     lags: list[float] = []
     probe = asyncio.create_task(loop_lag(lags))
+    moves_before = sum(runtime.history.stop_moves.values())
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     await asyncio.sleep(seconds)
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
+    moves = sum(runtime.history.stop_moves.values()) - moves_before
     probe.cancel()
     samples, own = latencies(runtime.tick_samples)
     lags.sort()
@@ -176,6 +183,7 @@ async def run(folder: Path, seconds: float) -> dict[str, object]:
         "cpu_pct_of_one_core": round(100 * cpu, 1),
         "dropped": dropped,
         "orders": sim_state["orders"],
+        "stop_moves": moves,
         "positions_closed": len(runtime.history.closed),
     }
 
@@ -189,12 +197,19 @@ def main() -> None:
         action="store_true",
         help="all pairs move at the same instants (lock-step bursts of N tickers)",
     )
+    parser.add_argument("--stop-moves", choices=("edit", "replace"), default="edit")
     args = parser.parse_args()
+    logging.getLogger("ratchet").setLevel(logging.ERROR)  # the figures, not the engine's notes
     mode = "burst" if args.burst else "staggered"
+    settings = TraderSettings(rules=RULES, stop_moves=args.stop_moves)
     with tempfile.TemporaryDirectory() as tmp:
         simulator = start_simulator(Path(tmp), args.pairs, burst=args.burst)
         try:
-            result = {"mode": mode, **asyncio.run(run(Path(tmp), args.seconds))}
+            result: dict[str, object] = {
+                "mode": mode,
+                "stop_moves_by": args.stop_moves,
+                **asyncio.run(run(Path(tmp), args.seconds, settings)),
+            }
         finally:
             simulator.terminate()
             simulator.wait(10)
@@ -217,7 +232,8 @@ def main() -> None:
     print(f"  engine CPU: {cpu} % of one core; dropped: {result['dropped']}")
     print(
         f"  orders on the simulator: {result['orders']}, positions closed: "
-        f"{result['positions_closed']}"
+        f"{result['positions_closed']}, stop moves in the window: {result['stop_moves']} "
+        f"(by {args.stop_moves})"
     )
     for name, ok in verdicts.items():
         print(f"  target {name}: {'PASS' if ok else 'MISS'}")

@@ -2,7 +2,10 @@
 
 Before every entry it asks the risk gate, one entry at a time (so parallel entries cannot
 over-allocate), with the quote balance free on the exchange less the budgets reserved for
-entries still being placed; it frees a budget once its entry is done. It tells the protections
+entries still being placed; it frees a budget once its entry is done. One balance read serves
+every entry asked for before that read started (at a candle close, 100 pairs' entries cost two
+reads, not 100): it is as fresh as a read of their own, and what was approved since is in the
+reservations. It tells the protections
 about closed positions, and computes the portfolio metrics (deployed capital, P&L,
 concentration, exposure, drift). The emergency liquidation latch (:class:`RiskWatch`) lives
 here too: once it is set, no entry is approved.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
@@ -57,9 +61,11 @@ class Portfolio:
         self._now = now
         self._operator_entries: set[str] = set()  # budgets reserved for queued operator entries
         self._gate_lock = asyncio.Lock()
+        self._read_started = float("-inf")  # when the balance read behind ``available`` began
 
     async def approve_entry(self, trader: PairTrader) -> m.EngineEvent:
         """Ask the risk gate (serialised, so parallel entries cannot over-allocate)."""
+        asked_at = time.monotonic()
         async with self._gate_lock:
             blocked = self.protections.entry_block(self._now())
             if self.risk.liquidated:
@@ -67,7 +73,7 @@ class Portfolio:
             if blocked:
                 log.info("entry held back", extra={"pair": trader.pair, "reason": blocked})
                 return m.EntryDenied(blocked)
-            verdict = await self._gate_verdict(trader.pair)
+            verdict = await self._gate_verdict(trader.pair, asked_at)
             if not verdict.approved:
                 return m.EntryDenied(verdict.reason)
             self.reserved[trader.pair] = verdict.budget
@@ -78,10 +84,11 @@ class Portfolio:
 
         The protections' pauses do not hold back an operator's explicit entry; the limits do.
         """
+        asked_at = time.monotonic()
         async with self._gate_lock:
             if self.risk.liquidated:
                 return "emergency liquidation: no new entries until the engine is restarted"
-            verdict = await self._gate_verdict(pair)
+            verdict = await self._gate_verdict(pair, asked_at)
             if not verdict.approved:
                 return verdict.reason
             if cost > verdict.budget:
@@ -93,12 +100,16 @@ class Portfolio:
             self._operator_entries.add(pair)
             return ""
 
-    async def _gate_verdict(self, pair: str) -> GateVerdict:
-        """The risk gate on an entry in ``pair`` with the quote balance free now (read from
-        the exchange) less the budgets already reserved. Call it under the gate lock."""
-        balances = await self._exchange.balances()
-        quote = balances.get(self.quote_currency)
-        self.available = quote.available if quote else ZERO
+    async def _gate_verdict(self, pair: str, asked_at: float) -> GateVerdict:
+        """The risk gate on an entry in ``pair`` (asked for at ``asked_at``, monotonic) with
+        the quote balance free on the exchange, read after it was asked for, less the budgets
+        already reserved. Call it under the gate lock."""
+        if self.available is None or self._read_started < asked_at:
+            started = time.monotonic()
+            balances = await self._exchange.balances()
+            quote = balances.get(self.quote_currency)
+            self.available = quote.available if quote else ZERO
+            self._read_started = started
         available = self.available - sum(self.reserved.values(), ZERO)
         return self.gate.check(pair, self.exposures(), available)
 
@@ -150,3 +161,4 @@ class Portfolio:
         waiting = pair in self._operator_entries or not trader.is_idle
         if (entry is None and not waiting) or (entry is not None and entry.is_done):
             self.reserved.pop(pair, None)
+            self._read_started = float("-inf")  # the next entry reads the balance afresh
