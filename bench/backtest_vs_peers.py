@@ -278,7 +278,7 @@ Why trade lists differ (fill rules that are not the same):
  4. Sizes: ratchet buys floor((0.95 · cash) / (price · 1.006)) on the product's base
     increment (0.01 or 1e-8 units); the peers floor(0.95 · cash / price) whole units. Each
     sizes from its own cash, which drifts apart with fees and exit prices.
- 5. ratchet keeps a 5-second stop-replace interval and a 0.1 % minimum step.
+ 5. ratchet keeps a 5-second interval between stop moves and a 0.1 % minimum step.
 """
 
 
