@@ -10,8 +10,9 @@ Exchange.place_order           yes       idempotent by ``client_order_id``: a re
                                          :class:`OrderRefused` with the exchange's reason
 Exchange.cancel_orders         yes       one result per id; "already gone" is a result, not
                                          an exception
-Exchange.edit_order            optional  False when the exchange refuses the edit (then the
-                                         engine cancels and replaces)
+Exchange.edit_order            optional  an :class:`EditResult`: applied as asked, or refused
+                                         with the exchange's reasons (then the engine cancels
+                                         and replaces)
 Exchange.get_order             yes       raises :class:`OrderNotFound` for an unknown id
 Exchange.find_order            yes       look-up by ``client_order_id`` (None: never arrived)
 Exchange.list_orders           yes       every page, optionally only open orders
@@ -81,6 +82,14 @@ class CancelResult:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class EditResult:
+    """The outcome of editing one order: applied as asked, or refused (with the reasons)."""
+
+    success: bool
+    reason: str = ""
+
+
 class Exchange(Protocol):
     """Trading and account calls of a spot exchange (see the table in the module docstring)."""
 
@@ -99,7 +108,7 @@ class Exchange(Protocol):
         size: Decimal,
         limit_price: Decimal,
         stop_price: Decimal | None = None,
-    ) -> bool: ...
+    ) -> EditResult: ...
 
     async def get_order(self, exchange_order_id: str) -> OrderReport: ...
 

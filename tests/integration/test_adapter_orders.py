@@ -17,7 +17,7 @@ from ratchet.domain.orders import (
     OrderType,
     TimeInForce,
 )
-from ratchet.ports import OrderRefused
+from ratchet.ports import EditResult, OrderRefused
 
 D = Decimal
 TAKES = D("-0.001")  # a buy limit 0.1 % above the last trade: it takes at once
@@ -221,12 +221,12 @@ async def test_an_accepted_edit_changes_price_and_size(sim, exchange, limit_buy)
     new_price = order.limit_price - D("0.00001")
 
     # Act
-    accepted = await exchange.edit_order(
+    result = await exchange.edit_order(
         report.exchange_order_id, size=order.size * 2, limit_price=new_price
     )
 
     # Assert
-    assert accepted is True
+    assert result == EditResult(True)
     fetched = await exchange.get_order(report.exchange_order_id)
     assert (fetched.limit_price, fetched.size) == (new_price, order.size * 2)
 
@@ -239,7 +239,7 @@ async def test_a_stop_is_ratcheted_up_by_an_edit_that_keeps_the_order_id(sim, ex
     new_stop = order.stop_price + 1000 * tick
 
     # Act
-    accepted = await exchange.edit_order(
+    result = await exchange.edit_order(
         report.exchange_order_id,
         size=order.size,
         limit_price=new_stop - 10 * tick,
@@ -247,15 +247,22 @@ async def test_a_stop_is_ratcheted_up_by_an_edit_that_keeps_the_order_id(sim, ex
     )
 
     # Assert
-    assert accepted is True
+    assert result.success
     fetched = await exchange.get_order(report.exchange_order_id)
     assert (fetched.stop_price, fetched.limit_price) == (new_stop, new_stop - 10 * tick)
     assert fetched.status is OrderStatus.OPEN
     assert len(sim.engine.orders()) == 1
 
 
-@pytest.mark.parametrize("target", ["cancelled", "unknown", "unchanged"])
-async def test_a_refused_edit_returns_false(sim, exchange, limit_buy, target):
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("cancelled", "ONLY_OPEN_ORDERS_CAN_BE_EDITED"),
+        ("unknown", "ORDER_NOT_FOUND"),
+        ("unchanged", "EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST"),
+    ],
+)
+async def test_a_refused_edit_says_why(sim, exchange, limit_buy, target, reason):
     # Arrange
     order = limit_buy()
     report = await exchange.place_order(order)
@@ -266,7 +273,7 @@ async def test_a_refused_edit_returns_false(sim, exchange, limit_buy, target):
         order_id = "no-such-order"
 
     # Act
-    accepted = await exchange.edit_order(order_id, size=order.size, limit_price=order.limit_price)
+    result = await exchange.edit_order(order_id, size=order.size, limit_price=order.limit_price)
 
     # Assert
-    assert accepted is False
+    assert result == EditResult(False, reason)

@@ -15,6 +15,7 @@ from ratchet.coinbase.client import CoinbaseExchange
 from ratchet.coinbase.limits import RateLimiter
 from ratchet.coinbase.rest import RestTransport
 from ratchet.domain.candles import CANDLE_SECONDS
+from ratchet.domain.money import Product
 from ratchet.domain.order_types import OrderSide, OrderStatus, OrderType
 from ratchet.domain.orders import Cancelled, Order
 from ratchet.domain.position import PositionStatus
@@ -22,7 +23,7 @@ from ratchet.domain.signals import SignalRules
 from ratchet.engine import messages as m
 from ratchet.engine.oneshot import settle
 from ratchet.engine.pair_trader import PairTrader, TraderSettings
-from ratchet.engine.reconcile import reconcile
+from ratchet.engine.reconcile import ReconcileReport, reconcile
 from ratchet.marketdata.csvfile import demo_candle_files, pair_of, read_candles
 from ratchet.ports import OrderRecord, StateBatch
 from ratchet.sim.server import SimServer, SimSettings
@@ -65,6 +66,38 @@ async def step_market(
         await drive(trader, exchange, store, [m.CandleClosed(candle)], start + CANDLE_SECONDS)
 
 
+async def stop_resting(tmp_path: Path) -> tuple[SimServer, CoinbaseExchange, SqlStore, PairTrader]:
+    """The simulator, a store in ``tmp_path``, and a trader that traded until its stop rests."""
+    files = [f for f in demo_candle_files() if pair_of(f) == PAIR]
+    sim = SimServer({PAIR: read_candles(files[0])[:300]}, SimSettings(speed=0))
+    endpoints = await sim.start()
+    exchange = CoinbaseExchange(
+        RestTransport(endpoints.rest, sim.credentials, private_limiter=RateLimiter(10_000))
+    )
+    [product] = await exchange.products([PAIR])
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'state.db'}")
+    trader = PairTrader(product, SETTINGS)
+    for _ in range(200):
+        await step_market(sim, trader, exchange, store, 1)
+        position = trader.position
+        if position and position.status is PositionStatus.OPEN and trader.stops.confirmed:
+            break
+    return sim, exchange, store, trader
+
+
+async def restart(
+    sim: SimServer, exchange: CoinbaseExchange, url: str, product: Product
+) -> tuple[SqlStore, PairTrader, ReconcileReport]:
+    """A new engine: the store opened again, a fresh trader hydrated and reconciled."""
+    store = await SqlStore.open(url)
+    trader = PairTrader(product, SETTINGS)
+    state = await store.load({PAIR: product})
+    report = await reconcile(exchange, {PAIR: trader}, state, prefix="rt", now=sim.sim_now)
+    await store.commit(report.batch)
+    await drive(trader, exchange, store, report.events.get(PAIR, []), sim.sim_now)
+    return store, trader, report
+
+
 async def test_restart_adopts_repairs_and_cancels_orphans(tmp_path: Path) -> None:
     # Arrange: the simulator, a store, and an engine that trades until its stop rests
     files = [f for f in demo_candle_files() if pair_of(f) == PAIR]
@@ -104,12 +137,7 @@ async def test_restart_adopts_repairs_and_cancels_orphans(tmp_path: Path) -> Non
     sim.step(6)
 
     # Act: a new engine hydrates from the store and reconciles with the exchange
-    store = await SqlStore.open(url)
-    second = PairTrader(product, SETTINGS)
-    state = await store.load({PAIR: product})
-    report = await reconcile(exchange, {PAIR: second}, state, prefix="rt", now=sim.sim_now)
-    await store.commit(report.batch)
-    await drive(second, exchange, store, report.events.get(PAIR, []), sim.sim_now)
+    store, second, report = await restart(sim, exchange, url, product)
 
     # Assert: the stray order was cancelled and audited
     assert any("unknown to the store" in line for line in report.found)
@@ -141,24 +169,8 @@ async def test_restart_resends_a_stop_intent_that_never_reached_the_exchange(
     tmp_path: Path,
 ) -> None:
     # Arrange: an open position whose new stop was written (INITIALIZED) but never sent
-    files = [f for f in demo_candle_files() if pair_of(f) == PAIR]
-    sim = SimServer({PAIR: read_candles(files[0])[:300]}, SimSettings(speed=0))
-    endpoints = await sim.start()
-    exchange = CoinbaseExchange(
-        RestTransport(endpoints.rest, sim.credentials, private_limiter=RateLimiter(10_000))
-    )
-    [product] = await exchange.products([PAIR])
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    store = await SqlStore.open(url)
-    first = PairTrader(product, SETTINGS)
-    for _ in range(200):
-        await step_market(sim, first, exchange, store, 1)
-        if (
-            first.position
-            and first.position.status is PositionStatus.OPEN
-            and first.stops.confirmed
-        ):
-            break
+    sim, exchange, store, first = await stop_resting(tmp_path)
+    product, url = first.product, f"sqlite:///{tmp_path / 'state.db'}"
     stop = first.stops.order
     assert stop is not None and stop.exchange_order_id is not None
     # the "crash" happens between cancelling the old stop and sending the new one
@@ -207,24 +219,8 @@ async def test_restart_takes_the_terms_of_a_stop_edit_whose_answer_was_lost(
     tmp_path: Path,
 ) -> None:
     # Arrange: an open position with its stop resting
-    files = [f for f in demo_candle_files() if pair_of(f) == PAIR]
-    sim = SimServer({PAIR: read_candles(files[0])[:300]}, SimSettings(speed=0))
-    endpoints = await sim.start()
-    exchange = CoinbaseExchange(
-        RestTransport(endpoints.rest, sim.credentials, private_limiter=RateLimiter(10_000))
-    )
-    [product] = await exchange.products([PAIR])
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    store = await SqlStore.open(url)
-    first = PairTrader(product, SETTINGS)
-    for _ in range(200):
-        await step_market(sim, first, exchange, store, 1)
-        if (
-            first.position
-            and first.position.status is PositionStatus.OPEN
-            and first.stops.confirmed
-        ):
-            break
+    sim, exchange, store, first = await stop_resting(tmp_path)
+    product, url = first.product, f"sqlite:///{tmp_path / 'state.db'}"
     stop = first.stops.order
     last = sim.engine.last_price(PAIR)
     assert stop is not None and stop.exchange_order_id and stop.stop_price and last
@@ -232,18 +228,14 @@ async def test_restart_takes_the_terms_of_a_stop_edit_whose_answer_was_lost(
     higher = product.buy_limit_price((stop.stop_price + last) / 2)
     assert higher > stop.stop_price
     limit = product.sell_limit_price(higher * Decimal("0.995"))
-    assert await exchange.edit_order(
+    edited = await exchange.edit_order(
         stop.exchange_order_id, size=stop.size, limit_price=limit, stop_price=higher
     )
+    assert edited.success
     await store.close()
 
     # Act: a new engine hydrates the old terms, then reconciles with the exchange
-    store = await SqlStore.open(url)
-    second = PairTrader(product, SETTINGS)
-    state = await store.load({PAIR: product})
-    report = await reconcile(exchange, {PAIR: second}, state, prefix="rt", now=sim.sim_now)
-    await store.commit(report.batch)
-    await drive(second, exchange, store, report.events.get(PAIR, []), sim.sim_now)
+    store, second, report = await restart(sim, exchange, url, product)
 
     # Assert: the trader holds the exchange's terms, confirmed and stored
     assert any("took the exchange's terms" in line for line in report.done)

@@ -23,6 +23,7 @@ from ratchet.domain.orders import Order
 from ratchet.domain.reports import Balance, FillReport, OrderReport, Quote
 from ratchet.ports import (
     CancelResult,
+    EditResult,
     ExchangeUnavailable,
     OrderNotFound,
     OrderRefused,
@@ -184,17 +185,18 @@ class CoinbaseExchange:
         size: Decimal,
         limit_price: Decimal,
         stop_price: Decimal | None = None,
-    ) -> bool:
-        """Edit price/size (and stop price); False when the exchange refuses the edit."""
+    ) -> EditResult:
+        """Edit price/size (and stop price): applied, or refused with the exchange's reasons."""
         body = {"order_id": exchange_order_id, "price": str(limit_price), "size": str(size)}
         if stop_price is not None:
             body["stop_price"] = str(stop_price)
         data = await self.transport.call("POST", "/orders/edit", body=body, urgent=True)
         reply = parse_reply(wire.EditOrderReply, data, "edit order")
-        if not reply.success:
-            reasons = [e.edit_failure_reason or e.preview_failure_reason for e in reply.errors]
-            log.info("edit refused", extra={"order_id": exchange_order_id, "reasons": reasons})
-        return reply.success
+        if reply.success:
+            return EditResult(True)
+        reasons = [e.edit_failure_reason or e.preview_failure_reason for e in reply.errors]
+        log.info("edit refused", extra={"order_id": exchange_order_id, "reasons": reasons})
+        return EditResult(False, ", ".join(r for r in reasons if r) or "no reason given")
 
     async def get_order(self, exchange_order_id: str) -> OrderReport:
         """One order by exchange id; :class:`OrderNotFound` when the exchange does not know it."""

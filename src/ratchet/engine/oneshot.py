@@ -68,13 +68,13 @@ async def _carry_out(
         return [m.CancelAnswered(order.client_order_id, result.success, result.reason)]
     if isinstance(command, m.EditOrder):
         terms = command.terms
-        done = await exchange.edit_order(
+        edited = await exchange.edit_order(
             order.exchange_order_id,
             size=terms.size,
             limit_price=terms.limit_price or order.limit_price or ZERO,
             stop_price=terms.stop_price,
         )
-        return [m.EditAnswered(order.client_order_id, terms, done, "" if done else "refused")]
+        return [m.EditAnswered(order.client_order_id, terms, edited.success, edited.reason)]
     fills = await exchange.list_fills(exchange_order_ids=[order.exchange_order_id])
     report = await exchange.get_order(order.exchange_order_id)
     events: list[m.EngineEvent] = [m.FillsReported(tuple(fills))] if fills else []

@@ -224,14 +224,14 @@ class CommandExecutor:
             return [m.EditAnswered(cid, terms, False, self.edits_off or "not on the exchange yet")]
         exchange = self._runtime.exchange
         async with self._submit:
-            done = await exchange.edit_order(
+            result = await exchange.edit_order(
                 exchange_id,
                 size=terms.size,
                 limit_price=terms.limit_price or order.limit_price or ZERO,
                 stop_price=terms.stop_price,
             )
-        if not done:
-            return [m.EditAnswered(cid, terms, False, "edit refused by the exchange")]
+        if not result.success:
+            return [m.EditAnswered(cid, terms, False, f"edit refused: {result.reason}")]
         failpoints.hit("during_edit")
         if self._edits_checked:
             return [m.EditAnswered(cid, terms, True)]

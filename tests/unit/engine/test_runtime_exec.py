@@ -17,7 +17,7 @@ from ratchet.engine import messages as m
 from ratchet.engine import runtime_exec
 from ratchet.engine.pair_trader import PairTrader
 from ratchet.engine.runtime_exec import CommandExecutor
-from ratchet.ports import ExchangeUnavailable, OrderNotFound
+from ratchet.ports import EditResult, ExchangeUnavailable, OrderNotFound
 
 PRODUCT = Product("ETH-BTC", Decimal("0.001"), Decimal("0.00001"), Decimal("0.01"))
 
@@ -210,9 +210,9 @@ class Edits:
         size: Decimal,
         limit_price: Decimal,
         stop_price: Decimal | None = None,
-    ) -> bool:
+    ) -> EditResult:
         self.edits.append((size, limit_price, stop_price))
-        return True
+        return EditResult(True)
 
     async def get_order(self, exchange_order_id: str) -> OrderReport:
         order = stop_order()
@@ -266,3 +266,20 @@ async def test_an_exchange_that_accepts_an_edit_but_keeps_the_old_terms_gets_no_
     assert isinstance(report, m.OrderUpdated)
     assert isinstance(second, m.EditAnswered) and not second.success
     assert second.reason == executor.edits_off
+
+
+async def test_a_refused_edit_carries_the_exchanges_reason_to_the_trader() -> None:
+    class Refuses(Edits):
+        async def edit_order(self, exchange_order_id: str, **_: Any) -> EditResult:
+            return EditResult(False, "CANNOT_EDIT_STOP_PRICE_FOR_TRIGGERED_ORDER")
+
+    runtime = Posts(Refuses(keeps=False))  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(1))  # type: ignore[arg-type]
+    terms = Amended(Decimal(1), Decimal("0.0502"), Decimal("0.0505"))
+    executor.start(PairTrader(PRODUCT), m.EditOrder(stop_order(), terms))
+    await executor.wait()
+
+    [answer] = runtime.posted
+    assert isinstance(answer, m.EditAnswered) and not answer.success
+    assert "CANNOT_EDIT_STOP_PRICE_FOR_TRIGGERED_ORDER" in answer.reason
+    assert not executor.edits_off  # a refusal is not a broken exchange
