@@ -9,8 +9,8 @@ allows it (``stop_moves: edit``, the default): the order keeps protecting at its
 the exchange confirms the new one, so nothing is ever unprotected. An edit that is refused, or
 whose outcome is unknown, falls back to cancel-then-replace (the resting stop holds the coins,
 so the new one cannot be placed first); the time between sending that cancel and the new stop's
-acceptance is measured as *unprotected time*. After ``EDIT_REFUSALS_MAX`` refusals in a row a
-pair stops trying edits. A stop cancelled by anyone else is placed again at
+acceptance is measured as *unprotected time* (the edits: :mod:`ratchet.engine.stop_edits`).
+A stop cancelled by anyone else is placed again at
 once; a stop the exchange refuses because the price is already below it becomes a limit sell at
 the stop's own limit price (never a market order). A stop that triggered while the market fell
 through its limit rests as a sell limit above the price and protects nothing: once the price
@@ -23,20 +23,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal
 
 from ratchet.domain.ids import OrderRole
 from ratchet.domain.order_types import OrderStatus
 from ratchet.domain.orders import (
-    Amended,
     CancelRequested,
     Order,
-    OrderError,
     OrderSide,
     OrderType,
 )
 from ratchet.domain.position import Position, PositionStatus
 from ratchet.engine import messages as m
+from ratchet.engine.stop_edits import StopEdits
 from ratchet.ports import AuditEntry, OrderRecord, StopChange
 
 if TYPE_CHECKING:
@@ -45,12 +44,11 @@ if TYPE_CHECKING:
 
 HUNDRED = Decimal(100)
 REFUSED_STOP_PAUSE = 5.0  # seconds before a refused stop is tried again
-EDIT_REFUSALS_MAX = 3  # refused stop edits in a row before a pair moves its stops by replace
 NewOrder = Callable[..., Order]
 _WAITING = (OrderStatus.INITIALIZED, OrderStatus.PENDING, OrderStatus.UNKNOWN)
 
 
-class StopKeeper:
+class StopKeeper(StopEdits):
     """The stop order of the current position and its replacement."""
 
     def __init__(self, product: Product, settings: TraderSettings) -> None:
@@ -74,8 +72,7 @@ class StopKeeper:
         self._stranded_since: float | None = None  # the price went below the stop's limit
         self._chase: Decimal | None = None  # sell at this limit once the stranded stop is gone
         self._retry_at = float("-inf")  # after a refused stop: not before this time
-        self._editing: _Edit | None = None  # an edit of the stop sent, not yet answered
-        self._no_edit = ""  # the stop whose edit was refused: it moves by cancel and replace
+        self._forget_edits()
 
     def restore(self, position: Position, orders: list[Order]) -> None:
         """Take back the stop orders of a stored position (oldest first) after a restart."""
@@ -153,69 +150,6 @@ class StopKeeper:
         self._unprotected_since = now
         self._record(current, position, now, d)
         d.commands.append(m.CancelOrder(current))
-
-    def _edit(self, current: Order, position: Position, now: float, d: m.Decision) -> bool:
-        """Move the stop by editing it in place, when that is possible; False: it is not."""
-        size = self._product.sell_size(position.quantity)
-        if (
-            self._settings.stop_moves != "edit"
-            or self._edit_refusals >= EDIT_REFUSALS_MAX
-            or current.client_order_id == self._no_edit
-            or current.status is not OrderStatus.OPEN
-            or current.filled_size
-            or current.exchange_order_id is None
-            or self.desired is None
-            or not self._product.can_carry_order(size)
-        ):
-            return False
-        terms = Amended(size, self._limit_for(self.desired), self.desired)
-        self._editing = _Edit(current.client_order_id, now)
-        d.commands.append(m.EditOrder(current, terms))
-        return True
-
-    def on_edit_answered(
-        self,
-        answer: m.EditAnswered,
-        position: Position,
-        now: float,
-        d: m.Decision,
-        new_order: NewOrder,
-    ) -> None:
-        """The exchange applied the edit (the stop rests at its new level), or did not (the
-        stop moves by cancel and replace instead)."""
-        editing, order = self._editing, self.order
-        if editing is None or editing.client_order_id != answer.client_order_id:
-            return
-        self._editing = None
-        if order is None or order.client_order_id != answer.client_order_id:
-            return  # cancelled meanwhile (an operator's exit, a stranded stop): nothing to move
-        if answer.success:
-            self._edit_refusals = 0
-            self._last_replace = editing.sent_at
-            try:
-                applied = order.allows(answer.terms) and order.apply(answer.terms)
-            except OrderError as exc:  # e.g. a fill overtook the edit: the exchange has the say
-                self._audit(d, now, "stop edit conflict", f"{order.client_order_id}: {exc}")
-                applied = False
-            if applied:
-                self._record(order, position, now, d)
-                self.unprotected.append(0.0)  # it protected at its old level until now
-                self._current_changed(order, position, now, d, new_order)
-            return
-        self._edit_refusals += 1
-        self._no_edit = order.client_order_id
-        more = (
-            f"; {EDIT_REFUSALS_MAX} in a row: this pair's stops move by cancel and replace"
-            if self._edit_refusals == EDIT_REFUSALS_MAX
-            else ""
-        )
-        self._audit(
-            d,
-            now,
-            "stop edit refused",
-            f"{order.client_order_id}: {answer.reason or 'refused'}; cancel and replace{more}",
-        )
-        self.maybe_replace(position, now, d, new_order)
 
     def _limit_for(self, stop: Decimal) -> Decimal:
         """The stop-limit's limit price for a stop at ``stop`` (the offset below it)."""
@@ -296,16 +230,6 @@ class StopKeeper:
         self._unprotected_since = now
         self._record(order, position, now, d)
         d.commands.append(m.CancelOrder(order))
-
-    @property
-    def editing(self) -> bool:
-        """True while an edit of the current stop waits for the exchange's answer."""
-        editing, order = self._editing, self.order
-        return (
-            editing is not None
-            and order is not None
-            and order.client_order_id == editing.client_order_id
-        )
 
     @property
     def moving(self) -> bool:
@@ -412,10 +336,3 @@ class StopKeeper:
 
     def _audit(self, d: m.Decision, now: float, action: str, detail: str) -> None:
         d.batch.audit.append(AuditEntry(now, "engine", action, self._product.product_id, detail))
-
-
-class _Edit(NamedTuple):
-    """An edit of the stop under way: which order, and when it was sent."""
-
-    client_order_id: str
-    sent_at: float
