@@ -16,7 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ratchet.coinbase.auth import AuthFailure, JwtVerifier
+from ratchet.coinbase.auth import AuthFailure
+from ratchet.coinbase.jwt_verify import JwtVerifier
 from ratchet.coinbase.order_config import UnsupportedConfiguration, parse_configuration
 from ratchet.coinbase.times import format_time
 from ratchet.domain.candles import CANDLE_SECONDS, Candle

@@ -29,12 +29,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ratchet.coinbase.auth import (
-    Credentials,
-    JwtVerifier,
-    generate_test_credentials,
-    write_key_file,
-)
+from ratchet.coinbase.auth import Credentials, generate_test_credentials, write_key_file
+from ratchet.coinbase.jwt_verify import JwtVerifier
 from ratchet.domain.candles import CANDLE_SECONDS, Candle
 from ratchet.sim import serialize
 from ratchet.sim.faults import FaultError, Faults

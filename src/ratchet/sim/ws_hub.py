@@ -19,7 +19,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ratchet.coinbase.auth import AuthFailure, JwtVerifier
+from ratchet.coinbase.auth import AuthFailure
+from ratchet.coinbase.jwt_verify import JwtVerifier
 from ratchet.coinbase.times import format_time
 from ratchet.sim.faults import Faults
 

@@ -17,7 +17,6 @@ from ratchet.coinbase.auth import (
     AuthFailure,
     Credentials,
     CredentialsError,
-    JwtVerifier,
     credentials_from_env,
     format_uri,
     generate_test_credentials,
@@ -27,6 +26,7 @@ from ratchet.coinbase.auth import (
     write_key_file,
     ws_jwt,
 )
+from ratchet.coinbase.jwt_verify import JwtVerifier
 
 KEY_NAME = "organizations/0c1f9a2e-org/apiKeys/5a6b7c8d-key"
 HOST = "api.coinbase.com"
