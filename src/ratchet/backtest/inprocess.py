@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ratchet.domain.order_types import OrderType
-from ratchet.domain.orders import Amended, Order
+from ratchet.domain.orders import Order
 from ratchet.domain.reports import FillReport, OrderReport, status_from_exchange
 from ratchet.engine import messages as m
 from ratchet.sim.matching import CreateOrderRequest, MatchingEngine
@@ -87,7 +87,7 @@ class InProcessExchange:
         if isinstance(command, m.CancelOrder):
             return self.cancel(command.order, now)
         if isinstance(command, m.EditOrder):
-            return self.edit(command.order, command.terms, now)
+            return self.edit(command, now)
         if isinstance(command, m.FetchFills):
             events = self.fills_of(command.order)
             if command.report is None:  # a read of the order's state too, as live
@@ -113,16 +113,15 @@ class InProcessExchange:
         answer = m.CancelAnswered(order.client_order_id, result.success, result.failure_reason)
         return [answer, *self.updates()]
 
-    def edit(self, order: Order, terms: Amended, now: float) -> list[m.EngineEvent]:
+    def edit(self, command: m.EditOrder, now: float) -> list[m.EngineEvent]:
         """Edit the order's terms; the answer, then what changed."""
+        order, terms = command.order, command.terms
         cid = order.client_order_id
         if order.exchange_order_id is None:
             return [m.EditAnswered(cid, terms, False, "ORDER_NOT_FOUND")]
-        price = terms.limit_price or order.limit_price
-        assert price is not None
         result = self.engine.edit_order(
             order.exchange_order_id,
-            price=price,
+            price=command.limit_price,
             size=terms.size,
             stop_price=terms.stop_price,
             now=now,

@@ -205,6 +205,14 @@ class EditOrder:
     order: Order
     terms: Amended
 
+    @property
+    def limit_price(self) -> Decimal:
+        """The limit price the edit asks for: the terms', else the order's own."""
+        price = self.terms.limit_price or self.order.limit_price
+        if price is None:
+            raise ValueError(f"{self.order.client_order_id}: an edit needs a limit price")
+        return price
+
 
 @dataclass(frozen=True, slots=True)
 class FetchFills:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-from ratchet.domain.money import ZERO
 from ratchet.engine import messages as m
 from ratchet.engine.pair_trader import PairTrader
 from ratchet.ports import Exchange, OrderRefused, Store
@@ -71,7 +70,7 @@ async def _carry_out(
         edited = await exchange.edit_order(
             order.exchange_order_id,
             size=terms.size,
-            limit_price=terms.limit_price or order.limit_price or ZERO,
+            limit_price=command.limit_price,
             stop_price=terms.stop_price,
         )
         return [m.EditAnswered(order.client_order_id, terms, edited.success, edited.reason)]

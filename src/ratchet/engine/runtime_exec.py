@@ -7,7 +7,6 @@ import logging
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING
 
-from ratchet.domain.money import ZERO
 from ratchet.domain.orders import Order, OrderType
 from ratchet.domain.reports import OrderReport
 from ratchet.engine import failpoints
@@ -227,7 +226,7 @@ class CommandExecutor:
             result = await exchange.edit_order(
                 exchange_id,
                 size=terms.size,
-                limit_price=terms.limit_price or order.limit_price or ZERO,
+                limit_price=command.limit_price,
                 stop_price=terms.stop_price,
             )
         if not result.success:
