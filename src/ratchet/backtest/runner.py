@@ -107,12 +107,15 @@ def run_pair(
     taker_fee_rate: Decimal = Decimal("0.006"),
     participation: Decimal = DEFAULT_PARTICIPATION,
     slippage: Decimal = ZERO,
+    every_leg: bool = False,
 ) -> PairResult:
     """Backtest one pair alone with ``cash`` of its quote currency.
 
     Fees, ``participation`` (the share of each leg's volume our fills may take) and
     ``slippage`` (a fraction, on taker fills) are the matching core's; the defaults are the
-    simulator's, so a backtest and a paper run agree.
+    simulator's, so a backtest and a paper run agree. ``every_leg`` turns off the shortcuts
+    for candles that can reach nothing: each of the four legs then reaches the trader as a
+    tick (the same result, four times slower; the tests compare the two).
     """
     product = product or product_for(pair, median(c.close for c in candles))
     engine = MatchingEngine(
@@ -124,6 +127,7 @@ def run_pair(
         slippage=slippage,
     )
     run = _Run(pair, product, engine, PairTrader(product, settings), gate or FixedFractionGate())
+    run.every_leg = every_leg
     run.result.cash = cash
     run.replay(candles)
     result = run.result
@@ -153,6 +157,8 @@ class _Run:
         self.quote = product.quote_currency
         self.base = product.base_currency
         self.result = PairResult(pair)
+        self._balances: tuple[Decimal, Decimal] | None = None  # (base, quote); None: re-read
+        self.every_leg = False  # True: no shortcut for candles that can reach nothing
 
     def replay(self, candles: Sequence[Candle]) -> None:
         """Every candle's legs; each candle closed once the next one's open has traded."""
@@ -164,18 +170,21 @@ class _Run:
             self._drive([m.CandleClosed(previous)], float(previous.start + CANDLE_SECONDS))
 
     def _candle(self, candle: Candle, previous: Candle | None) -> None:
-        engine, start, held, trader = self.engine, candle.start, self._held, self.trader
+        if previous is not None and not self.every_leg and self._quiet(candle, previous):
+            return
+        engine, start, trader = self.engine, candle.start, self.trader
         volume = candle.volume
         quarter = volume / FOUR
         # the open: a gap from the previous close; then the previous candle is known closed
-        self._leg(candle.open, quarter, float(start), True, trader.tick_ceiling())
-        exposed = held()
+        opening_ceiling = None if self.every_leg else trader.tick_ceiling()
+        self._leg(candle.open, quarter, float(start), True, opening_ceiling)
+        exposed = self._held()
         if previous is not None:
             self._drive([m.CandleClosed(previous)], float(start))
         last = volume - quarter * THREE
         close_at = float(start + LEG_OFFSETS[3])
         low, high = candle.low, candle.high
-        ceiling = trader.tick_ceiling()
+        ceiling = None if self.every_leg else trader.tick_ceiling()
         if (
             ceiling is not None
             and high <= ceiling
@@ -185,22 +194,68 @@ class _Run:
             # the middle legs only move the price
             self._leg(candle.close, last, close_at, False, ceiling)
         else:
-            low_first = candle.open - low <= high - candle.open
-            self._leg(
-                low if low_first else high, quarter, float(start + LEG_OFFSETS[1]), False, None
-            )
-            exposed = exposed or held()
-            self._leg(
-                high if low_first else low, quarter, float(start + LEG_OFFSETS[2]), False, None
-            )
-            exposed = exposed or held()
-            self._leg(candle.close, last, close_at, False, None)
-        if exposed or held():
+            exposed = self._middle_legs(candle, quarter, last, close_at) or exposed
+        self._close_candle(candle, exposed)
+
+    def _quiet(self, candle: Candle, previous: Candle) -> bool:
+        """Replay a candle that can reach nothing, from the gap at its open to its close: no
+        order rests within its range (or the previous close), no price in it moves the
+        trader, and closing the previous candle asks for nothing. Then its legs only move the
+        price. False (with nothing done) when the candle needs its legs one by one."""
+        ceiling = self.trader.tick_ceiling()
+        high = candle.high
+        if ceiling is None or high > ceiling:
+            return False
+        start, engine, pair = candle.start, self.engine, self.pair
+        close_at = float(start + LEG_OFFSETS[3])
+        before = previous.close  # the last price: the open gaps from it
+        if not engine.untouched(pair, min(candle.low, before), max(high, before), close_at):
+            return False
+        volume = candle.volume
+        quarter = volume / FOUR
+        engine.drift(pair, candle.open, quarter)
+        exposed = self._held()
+        now = float(start)
+        decision = self.trader.handle(m.CandleClosed(previous), now)
+        if decision.commands or decision.batch.positions:  # the close asked for something
+            self._follow(decision, now)
+            last = volume - quarter * THREE
+            exposed = self._middle_legs(candle, quarter, last, close_at) or exposed
+        else:
+            engine.drift(pair, candle.close, volume - quarter * THREE)
+        self._close_candle(candle, exposed)
+        return True
+
+    def _middle_legs(
+        self, candle: Candle, quarter: Decimal, last: Decimal, close_at: float
+    ) -> bool:
+        """The low, the high (the nearer one first) and the close, each a leg the trader sees;
+        True when base was held after any of them."""
+        start, low, high = candle.start, candle.low, candle.high
+        low_first = candle.open - low <= high - candle.open
+        self._leg(low if low_first else high, quarter, float(start + LEG_OFFSETS[1]), False, None)
+        exposed = self._held()
+        self._leg(high if low_first else low, quarter, float(start + LEG_OFFSETS[2]), False, None)
+        exposed = exposed or self._held()
+        self._leg(candle.close, last, close_at, False, None)
+        return exposed
+
+    def _close_candle(self, candle: Candle, exposed: bool) -> None:
+        if exposed or self._held():
             self.result.exposed += 1
         self._mark(candle)
 
     def _held(self) -> bool:
-        return self.engine.balance(self.base) > ZERO
+        return self._base_and_quote()[0] > ZERO
+
+    def _base_and_quote(self) -> tuple[Decimal, Decimal]:
+        """The pair's balances, read again only after the trader or the market did something
+        (every fill comes from a command or a leg's updates, both of which :meth:`_drive`)."""
+        balances = self._balances
+        if balances is None:
+            engine = self.engine
+            balances = self._balances = (engine.balance(self.base), engine.balance(self.quote))
+        return balances
 
     def _leg(
         self, price: Decimal, volume: Decimal, now: float, gap: bool, ceiling: Decimal | None
@@ -218,9 +273,8 @@ class _Run:
 
     def _mark(self, candle: Candle) -> None:
         """Record the candle's close (after its last leg): equity marked at it, the stop resting."""
-        result, engine = self.result, self.engine
-        base = engine.balance(self.base)
-        quote = engine.balance(self.quote)
+        result = self.result
+        base, quote = self._base_and_quote()
         result.starts.append(candle.start)
         result.closes.append(candle.close)
         result.equity.append(quote + base * candle.close if base else quote)
@@ -229,6 +283,7 @@ class _Run:
     def _drive(self, events: list[m.EngineEvent], now: float) -> None:
         """Hand the events to the trader, then the results of its commands, until it is quiet."""
         handle, execute, result = self.trader.handle, self._execute, self.result
+        self._balances = None
         queue = events  # first in, first out: read by index, results appended behind
         index = 0
         while index < len(queue):
@@ -238,6 +293,17 @@ class _Run:
                 _collect(decision.batch.positions, result, now)
             for command in decision.commands:
                 queue.extend(execute(command, now))
+
+    def _follow(self, decision: m.Decision, now: float) -> None:
+        """What :meth:`_drive` does with one decision the trader has already made."""
+        self._balances = None
+        if decision.batch.positions:
+            _collect(decision.batch.positions, self.result, now)
+        events: list[m.EngineEvent] = []
+        for command in decision.commands:
+            events.extend(self._execute(command, now))
+        if events:
+            self._drive(events, now)
 
     def _execute(self, command: m.EngineCommand, now: float) -> list[m.EngineEvent]:
         events = self.exchange.carry_out(command, now)

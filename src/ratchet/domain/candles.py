@@ -41,6 +41,11 @@ class Candle:
     low: Decimal
     close: Decimal
     volume: Decimal
+    figures: tuple[float, float, float, float] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+    """High, low, close and volume as floats, for the indicators (converted once, here:
+    a Decimal's ``float()`` costs as much as the indicators' arithmetic)."""
 
     def __post_init__(self) -> None:
         if self.start % CANDLE_SECONDS:
@@ -54,6 +59,8 @@ class Candle:
             raise CandleError(f"candle {self.start}: prices must be > 0, got low {self.low}")
         if self.volume < 0:
             raise CandleError(f"candle {self.start}: volume must be >= 0, got {self.volume}")
+        figures = (float(self.high), float(self.low), float(self.close), float(self.volume))
+        object.__setattr__(self, "figures", figures)
 
     @property
     def end(self) -> int:

@@ -227,15 +227,13 @@ class IndicatorSet:
         if start <= self._last_start:
             raise ValueError(f"candle {start} is not after the previous one ({self._last_start})")
         self._last_start = start
-        close = float(candle.close)
+        high, low, close, volume = candle.figures
         return IndicatorValues(
             start,
             close,
             self.rsi.update(close),
             self.macd.update(close),
-            self.vwap.update(
-                start, float(candle.high), float(candle.low), close, float(candle.volume)
-            ),
+            self.vwap.update(start, high, low, close, volume),
         )
 
     @property

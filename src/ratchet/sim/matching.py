@@ -331,6 +331,12 @@ class MatchingEngine:
         self._last[product_id] = price
         return fills
 
+    def drift(self, product_id: str, price: Decimal, volume: Decimal) -> None:
+        """A leg that the caller has shown reaches nothing (:meth:`untouched`, through the
+        leg's time): only the last price and the leg's liquidity change."""
+        self._exec.set_capacity(product_id, self._participation * volume)
+        self._last[product_id] = price
+
     # -- matching ---------------------------------------------------------------------------
     def _reach(self, order: SimOrder, leg: Move) -> Decimal | None:
         """How far along the leg the order becomes executable (None: not on this leg)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from ratchet.backtest.runner import PairResult, run_pair
 from ratchet.domain.candles import CANDLE_SECONDS, TICK_OFFSETS, Candle
+from ratchet.domain.position import Position
 from ratchet.engine.settings import TraderSettings
 
 
@@ -70,3 +72,30 @@ def test_unlimited_participation_fills_entries_in_one_go(
     # only in part; unlimited ones buy the whole budget
     assert max(p.entry_value for p in capped.traded) < Decimal(9_000)
     assert min(p.entry_value for p in free.traded) > Decimal(9_000)
+
+
+def test_the_shortcuts_for_quiet_candles_change_nothing(
+    demo_series: dict[str, list[Candle]], demo_results: dict[str, PairResult]
+) -> None:
+    """Candles that can reach nothing skip their middle legs and ticks; a replay that hands
+    the trader every leg of every candle gives the same trades, fills and curves."""
+    for pair, candles in demo_series.items():
+        slow = run_pair(pair, candles, TraderSettings(), cash=Decimal(10), every_leg=True)
+        fast = demo_results[pair]
+        assert fast.traded, "the comparison covers trades"
+        assert _fields(slow.positions) == _fields(fast.positions)
+        assert (slow.entry_times, slow.exit_times) == (fast.entry_times, fast.exit_times)
+        assert (slow.equity, slow.stops, slow.exposed) == (fast.equity, fast.stops, fast.exposed)
+        assert (slow.fills, slow.final_quote, slow.final_base) == (
+            fast.fills,
+            fast.final_quote,
+            fast.final_base,
+        )
+
+
+def _fields(positions: dict[str, Position]) -> dict[str, tuple[object, ...]]:
+    """Each position's fields (a Position compares by identity: it is the live object)."""
+    return {
+        pid: tuple(getattr(p, f.name) for f in dataclasses.fields(p))
+        for pid, p in positions.items()
+    }
