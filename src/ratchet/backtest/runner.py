@@ -211,19 +211,20 @@ class _Run:
         before = previous.close  # the last price: the open gaps from it
         if not engine.untouched(pair, min(candle.low, before), max(high, before), close_at):
             return False
+        now = float(start)
+        decision = self.trader.handle(m.CandleClosed(previous), now)  # reads no market state
         volume = candle.volume
         quarter = volume / FOUR
-        engine.drift(pair, candle.open, quarter)
-        exposed = self._held()
-        now = float(start)
-        decision = self.trader.handle(m.CandleClosed(previous), now)
+        last = volume - quarter * THREE
         if decision.commands or decision.batch.positions:  # the close asked for something
+            engine.drift(pair, candle.open, quarter)
+            exposed = self._held()
             self._follow(decision, now)
-            last = volume - quarter * THREE
             exposed = self._middle_legs(candle, quarter, last, close_at) or exposed
-        else:
-            engine.drift(pair, candle.close, volume - quarter * THREE)
-        self._close_candle(candle, exposed)
+            self._close_candle(candle, exposed)
+        else:  # nothing changed since the last close: the open only moved the price
+            engine.drift(pair, candle.close, last)
+            self._close_candle(candle, False)
         return True
 
     def _middle_legs(
@@ -241,9 +242,16 @@ class _Run:
         return exposed
 
     def _close_candle(self, candle: Candle, exposed: bool) -> None:
-        if exposed or self._held():
-            self.result.exposed += 1
-        self._mark(candle)
+        """Record the candle's close (after its last leg): whether base was held during it
+        (``exposed``: after an earlier leg), equity marked at the close, the stop resting."""
+        result = self.result
+        base, quote = self._base_and_quote()
+        if exposed or base > ZERO:
+            result.exposed += 1
+        result.starts.append(candle.start)
+        result.closes.append(candle.close)
+        result.equity.append(quote + base * candle.close if base else quote)
+        result.stops.append(self.trader.stops.confirmed if self.trader.position else None)
 
     def _held(self) -> bool:
         return self._base_and_quote()[0] > ZERO
@@ -270,15 +278,6 @@ class _Run:
             events.append(m.PriceTick(price, now))
         if events:
             self._drive(events, now)
-
-    def _mark(self, candle: Candle) -> None:
-        """Record the candle's close (after its last leg): equity marked at it, the stop resting."""
-        result = self.result
-        base, quote = self._base_and_quote()
-        result.starts.append(candle.start)
-        result.closes.append(candle.close)
-        result.equity.append(quote + base * candle.close if base else quote)
-        result.stops.append(self.trader.stops.confirmed if self.trader.position else None)
 
     def _drive(self, events: list[m.EngineEvent], now: float) -> None:
         """Hand the events to the trader, then the results of its commands, until it is quiet."""

@@ -164,7 +164,15 @@ class Product:
         ):
             low = high = guess
         else:
-            low = 0  # invariant: low increments fit; high + 1 do not
+            # rounding only adds (less than one tick to the value and one to the fee): no
+            # more than the unrounded guess fits, and every size two ticks below fits
+            high = min(high, guess)
+            spare = budget - 2 * self.quote_tick
+            low = (
+                max(0, int(EXACT.divide(spare, with_fee).to_integral_value(ROUND_FLOOR)))
+                if spare > ZERO
+                else 0
+            )  # invariant: low increments fit; high + 1 do not
         while low < high:
             middle = (low + high + 1) // 2
             if self._fits(middle, budget, price, fee_rate):
