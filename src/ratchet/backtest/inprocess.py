@@ -148,14 +148,14 @@ class InProcessExchange:
         changed = self.engine.drain_updates()
         if not changed:
             return []
-        ids = list(dict.fromkeys(order.order_id for order in changed))
-        # only fills not reported yet: re-sending old ones would be ignored, but costs work
-        fills = [f for f in self.engine.fills(order_ids=ids) if f.sequence > self._reported]
-        if fills:
-            self._reported = max(f.sequence for f in fills)
         events: list[m.EngineEvent] = []
-        if fills:
-            events.append(m.FillsReported(tuple(fill_report(f) for f in fills)))
+        if self.engine.fill_count() > self._reported:
+            # only fills not reported yet: re-sending old ones would be ignored, but costs work
+            ids = {order.order_id for order in changed}
+            fills = [f for f in self.engine.fills_since(self._reported) if f.order_id in ids]
+            if fills:
+                self._reported = fills[-1].sequence
+                events.append(m.FillsReported(tuple(fill_report(f) for f in fills)))
         latest = {order.order_id: order for order in changed}
         events.extend(m.OrderUpdated(order_report(order)) for order in latest.values())
         return events

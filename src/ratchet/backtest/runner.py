@@ -208,9 +208,10 @@ class _Run:
             return False
         start, engine, pair = candle.start, self.engine, self.pair
         close_at = float(start + LEG_OFFSETS[3])
-        before = previous.close  # the last price: the open gaps from it
-        if not engine.untouched(pair, min(candle.low, before), max(high, before), close_at):
-            return False
+        if engine.has_open(pair):
+            before = previous.close  # the last price: the open gaps from it
+            if not engine.untouched(pair, min(candle.low, before), max(high, before), close_at):
+                return False
         now = float(start)
         decision = self.trader.handle(m.CandleClosed(previous), now)  # reads no market state
         volume = candle.volume

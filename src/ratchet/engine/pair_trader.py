@@ -195,7 +195,8 @@ class PairTrader(OrderEvents, OperatorRequests):
     # -- the one entry point ---------------------------------------------------------------
     def handle(self, event: m.EngineEvent, now: float) -> m.Decision:
         """Take one event; return the commands and the state to commit before them."""
-        self._now = max(self._now, now)
+        if now > self._now:  # noqa: PLR1730 (max() costs a call on every event)
+            self._now = now
         decision = m.Decision()
         self._handlers[type(event)](event, decision)
         return decision

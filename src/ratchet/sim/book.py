@@ -100,6 +100,10 @@ class OrderBook:
             if (oids is None or fill.order_id in oids) and (pids is None or fill.product_id in pids)
         ]
 
+    def fills_since(self, sequence: int) -> list[SimFill]:
+        """Fills whose sequence number is above ``sequence``, in order."""
+        return self._fills[max(0, sequence) :]
+
     def fill_count(self) -> int:
         """How many fills there have been."""
         return len(self._fills)
