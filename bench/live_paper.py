@@ -59,6 +59,7 @@ from ratchet.coinbase.rest import RestTransport
 from ratchet.coinbase.ws import CoinbaseFeed
 from ratchet.domain.risk import PortfolioConfig, RiskGate
 from ratchet.domain.signals import SignalRules
+from ratchet.engine.interpreter import tune_for_latency
 from ratchet.engine.pair_trader import PairTrader, TraderSettings
 from ratchet.engine.runtime import Runtime
 from ratchet.store.sql_store import SqlStore
@@ -143,6 +144,7 @@ async def run(folder: Path, seconds: float, settings: TraderSettings) -> dict[st
     runtime.tick_samples = []
     await runtime.restore()
     await feed.start()
+    tune_for_latency()  # as `ratchet run` does once the engine is up
     stop = asyncio.Event()
     engine = asyncio.create_task(runtime.run(stop))
     await asyncio.sleep(2.0)  # connect, subscribe, first candles

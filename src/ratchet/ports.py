@@ -31,7 +31,7 @@ Store.load                     yes       positions not final and their orders (r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple, Protocol
@@ -177,6 +177,10 @@ class MarketData(Protocol):
     """A live feed of market and order events for a set of products."""
 
     def events(self) -> AsyncIterator[MarketEvent]: ...
+
+    def listen(self, handler: Callable[[MarketEvent], None] | None) -> None:
+        """Hand each event to ``handler`` as it is read, not through :meth:`events`
+        (``None``: back to :meth:`events`)."""
 
     async def close(self) -> None: ...
 

@@ -30,6 +30,7 @@ from ratchet.coinbase.auth import Credentials
 from ratchet.coinbase.limits import PRIVATE_RATE, RateLimiter
 from ratchet.config import RatchetConfig
 from ratchet.domain.candles import Candle
+from ratchet.engine.interpreter import tune_for_latency
 from ratchet.engine.runtime import Runtime
 from ratchet.memory_store import MemoryStore
 from ratchet.ports import AuditEntry, StateBatch, Store
@@ -168,6 +169,7 @@ class Session:
         for line in report.lines():
             self.console.print(f"restart: {line}")
         await self.engine.feed.start()
+        tune_for_latency()  # this process is the engine's: its start-up objects stay for good
         self._tasks.append(asyncio.create_task(runtime.run(self.stop), name="runtime"))
         if web is not None:
             await self._start_web(web, paper_users=paper_users)

@@ -21,7 +21,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +81,7 @@ class CoinbaseFeed:
         self._max_backoff = max_backoff
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._queue: asyncio.Queue[MarketEvent | None] = asyncio.Queue()  # None: the end
+        self._listener: Callable[[MarketEvent], None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self._resync_lock = asyncio.Lock()
@@ -108,6 +109,32 @@ class CoinbaseFeed:
         while (event := await self._queue.get()) is not None:
             yield event
         self._queue.put_nowait(None)  # the end marker stays, for every other consumer
+
+    def listen(self, handler: Callable[[MarketEvent], None] | None) -> None:
+        """Hand every event to ``handler`` as soon as it is read, in the task that read it
+        (events already queued first); ``None`` goes back to queueing them for :meth:`events`.
+
+        A consumer of :meth:`events` is a task of its own: an event waits in the queue until
+        that task's turn comes, behind whatever else the event loop has ready. A listener
+        takes it at once. Its exceptions are logged, not raised into the connection.
+        """
+        self._listener = handler
+        while handler is not None and not self._queue.empty():
+            event = self._queue.get_nowait()
+            if event is None:  # the end marker stays, for the consumers of events()
+                self._queue.put_nowait(None)
+                return
+            self._emit(event)
+
+    def _emit(self, event: MarketEvent) -> None:
+        listener = self._listener
+        if listener is None:
+            self._queue.put_nowait(event)
+            return
+        try:
+            listener(event)
+        except Exception:
+            log.exception("feed listener failed", extra={"event": type(event).__name__})
 
     def pending(self) -> int:
         """Events received but not consumed yet."""
@@ -217,7 +244,7 @@ class CoinbaseFeed:
 
     def _dispatch(self, message: dict[str, Any], received: float = 0.0) -> None:
         channel = message.get("channel")
-        put = self._queue.put_nowait
+        put = self._emit
         if channel == "ticker":
             moment = parse_time(message.get("timestamp"))
             for event in ticker_events(message, moment, received):
@@ -259,5 +286,5 @@ class CoinbaseFeed:
                     delay = min(delay * 2, 5.0)
                     continue
                 self.stats.resyncs += 1
-                self._queue.put_nowait(Resynced(reason, tuple(orders), tuple(balances.values())))
+                self._emit(Resynced(reason, tuple(orders), tuple(balances.values())))
                 return

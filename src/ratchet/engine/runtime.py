@@ -13,7 +13,6 @@ any speed sees the same intervals as live trading.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -37,6 +36,7 @@ from ratchet.ports import (
     CandleEvent,
     Exchange,
     MarketData,
+    MarketEvent,
     OrderUpdateEvent,
     Resynced,
     StateBatch,
@@ -142,11 +142,11 @@ class Runtime:
         for pair in self.traders:
             self._tasks.append(asyncio.create_task(self._worker(pair), name=f"pair {pair}"))
         self._tasks.append(asyncio.create_task(self._timer(), name="timer"))
-        feed_task = asyncio.create_task(self._consume(), name="feed")
-        await stop.wait()
-        feed_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await feed_task
+        self.feed.listen(self._on_feed_event)  # each event handled as soon as it is read
+        try:
+            await stop.wait()
+        finally:
+            self.feed.listen(None)
         # start no new stop move, and let one under way finish: a stop cancelled for a move
         # must be replaced before the engine goes, or the position is left bare
         for trader in self.traders.values():
@@ -305,24 +305,24 @@ class Runtime:
             self.liquidate(action)
 
     # -- the feed ------------------------------------------------------------------------------
-    async def _consume(self) -> None:
-        async for event in self.feed.events():
-            if isinstance(event, TickerEvent):
-                ticker = event.ticker
-                if ticker.product_id in self.traders:
-                    self.market_time = max(self.market_time, ticker.time)
-                    self.last_prices[ticker.product_id] = ticker.price
-                    received = event.received or time.perf_counter()
-                    tick = m.PriceTick(ticker.price, ticker.time, received)
-                    self.post(ticker.product_id, tick)
-            elif isinstance(event, CandleEvent):
-                if event.product_id in self.traders:
-                    for candle in self._closers[event.product_id].update(event.candle):
-                        self.post(event.product_id, m.CandleClosed(candle))
-            elif isinstance(event, OrderUpdateEvent):
-                self._route_report(event)
-            elif isinstance(event, Resynced):
-                self._executor.resync(event)
+    def _on_feed_event(self, event: MarketEvent) -> None:
+        """One event from the feed, taken in the task that read it (nothing here awaits)."""
+        if isinstance(event, TickerEvent):
+            ticker = event.ticker
+            if ticker.product_id in self.traders:
+                self.market_time = max(self.market_time, ticker.time)
+                self.last_prices[ticker.product_id] = ticker.price
+                received = event.received or time.perf_counter()
+                tick = m.PriceTick(ticker.price, ticker.time, received)
+                self.post(ticker.product_id, tick)
+        elif isinstance(event, CandleEvent):
+            if event.product_id in self.traders:
+                for candle in self._closers[event.product_id].update(event.candle):
+                    self.post(event.product_id, m.CandleClosed(candle))
+        elif isinstance(event, OrderUpdateEvent):
+            self._route_report(event)
+        elif isinstance(event, Resynced):
+            self._executor.resync(event)
 
     def _route_report(self, event: OrderUpdateEvent) -> None:
         report = event.report

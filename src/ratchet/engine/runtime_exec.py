@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ratchet.domain.orders import Order, OrderType
-from ratchet.domain.reports import OrderReport
+from ratchet.domain.reports import FillReport, OrderReport
 from ratchet.engine import failpoints
 from ratchet.engine import messages as m
+from ratchet.engine.fill_reads import FillReads
 from ratchet.engine.pair_trader import PairTrader
 from ratchet.ports import ExchangeError, OrderNotFound, OrderRefused, Resynced
 
@@ -35,6 +36,8 @@ class CommandExecutor:
         # meanwhile (one more read follows, started after the ask: N asks cost at most two)
         self._reading: dict[str, bool] = {}
         self.coalesced_reads = 0
+        # fills reads of many orders share one list-fills call (see FillReads)
+        self.fill_reads = FillReads(self._list_fills)
         # per pair: the decision whose commands wait for its write-ahead batch (and after it,
         # the pair's later commands)
         self._held: dict[str, asyncio.Task[None]] = {}
@@ -271,10 +274,11 @@ class CommandExecutor:
 
     async def _fill_list(self, order: Order) -> list[m.EngineEvent]:
         assert order.exchange_order_id is not None
-        fills = await self._runtime.exchange.list_fills(
-            exchange_order_ids=[order.exchange_order_id]
-        )
+        fills = await self.fill_reads.read(order.exchange_order_id)
         return [m.FillsReported(tuple(fills))] if fills else []
+
+    async def _list_fills(self, **filters: Any) -> list[FillReport]:
+        return await self._runtime.exchange.list_fills(**filters)
 
     async def _truth(self, order: Order) -> list[m.EngineEvent]:
         if order.exchange_order_id is None:

@@ -24,6 +24,9 @@ class QuietFeed:
         await asyncio.Event().wait()
         yield  # type: ignore[misc]  # never reached: makes this an async generator
 
+    def listen(self, handler: object) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 

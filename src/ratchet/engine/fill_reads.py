@@ -1,0 +1,91 @@
+"""Reads of orders' fills, gathered: many orders' fills in one list-fills call.
+
+A trader asks for an order's fills each time a report shows the order filled more. With many
+pairs trading, those reads come many per second, and each one alone would be a signed REST
+call and a reply to parse. Here a read asked while a call is under way waits for that call to
+end, then goes in the next call together with every other read asked meanwhile. The first
+read after a quiet spell starts a call at once, so a read never waits for more than the one
+call in front of it.
+
+A read never takes its answer from a call that started before it was asked: a fill that made
+the trader ask may be newer than that call's reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+from ratchet.domain.reports import FillReport
+
+ListFills = Callable[..., Coroutine[Any, Any, list[FillReport]]]
+
+
+class FillReads:
+    """One list-fills call at a time, for every order whose fills were asked for meanwhile."""
+
+    def __init__(self, list_fills: ListFills) -> None:
+        self._list_fills = list_fills
+        self._waiting: dict[str, list[asyncio.Future[list[FillReport]]]] = {}
+        self._caller: asyncio.Task[None] | None = None
+        self.reads = 0  # reads asked for
+        self.calls = 0  # list-fills calls made for them
+
+    async def read(self, exchange_order_id: str) -> list[FillReport]:
+        """Every fill of the order, from a call that started after this read was asked.
+
+        Raises what the call raised (each reader retries on its own, as it would alone).
+        """
+        future: asyncio.Future[list[FillReport]] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(exchange_order_id, []).append(future)
+        self.reads += 1
+        if self._caller is None:
+            self._caller = asyncio.create_task(self._call_while_asked(), name="fill reads")
+        return await future
+
+    async def close(self) -> None:
+        """Stop the calls; reads still waiting are cancelled."""
+        caller, self._caller = self._caller, None
+        if caller is not None:
+            caller.cancel()
+            await asyncio.gather(caller, return_exceptions=True)
+        for futures in self._waiting.values():
+            for future in futures:
+                future.cancel()
+        self._waiting.clear()
+
+    async def _call_while_asked(self) -> None:
+        try:
+            while self._waiting:
+                asked, self._waiting = self._waiting, {}
+                await self._call(asked)
+        finally:
+            self._caller = None
+
+    async def _call(self, asked: dict[str, list[asyncio.Future[list[FillReport]]]]) -> None:
+        self.calls += 1
+        try:
+            fills = await self._list_fills(exchange_order_ids=list(asked))
+        except asyncio.CancelledError:
+            _cancel(asked.values())
+            raise
+        except Exception as error:  # every reader gets the failure and retries on its own
+            for futures in asked.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+            return
+        by_order: dict[str, list[FillReport]] = {}
+        for fill in fills:
+            by_order.setdefault(fill.exchange_order_id, []).append(fill)
+        for order_id, futures in asked.items():
+            for future in futures:
+                if not future.done():
+                    future.set_result(list(by_order.get(order_id, ())))
+
+
+def _cancel(groups: Iterable[list[asyncio.Future[list[FillReport]]]]) -> None:
+    for futures in groups:
+        for future in futures:
+            future.cancel()
