@@ -31,7 +31,7 @@ Store.load                     yes       positions not final and their orders (r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple, Protocol
@@ -125,7 +125,10 @@ class Exchange(Protocol):
         *,
         exchange_order_ids: Sequence[str] | None = None,
         product_ids: Sequence[str] | None = None,
-    ) -> list[FillReport]: ...
+        skip_trade_ids: Collection[str] = (),
+    ) -> list[FillReport]:
+        """Fills (every page), optionally of some orders or products; fills whose trade id
+        is in ``skip_trade_ids`` (already known) are left out before they are parsed."""
 
     async def candles(self, product_id: str, start: int, end: int) -> list[Candle]: ...
 

@@ -188,6 +188,23 @@ async def test_list_fills_reports_each_trade_once_at_prices_the_market_traded(
     assert {f.product_id for f in of_ltc} == {"LTC-BTC"}
 
 
+async def test_list_fills_leaves_out_the_trade_ids_it_is_told_are_known(sim, exchange, limit_buy):
+    # Arrange: an order with several fills, some of which the caller has already
+    report = await exchange.place_order(limit_buy("ETH-BTC", below=D("0.002"), size=D(5)))
+    sim.step_candles(30)
+    every = await exchange.list_fills(exchange_order_ids=[report.exchange_order_id])
+    assert len(every) >= 2
+    known = {fill.trade_id for fill in every[: len(every) // 2]}
+
+    # Act
+    rest = await exchange.list_fills(
+        exchange_order_ids=[report.exchange_order_id], skip_trade_ids=known
+    )
+
+    # Assert: exactly the others, as they were
+    assert rest == [fill for fill in every if fill.trade_id not in known]
+
+
 # -- market data -------------------------------------------------------------------------
 async def test_candles_are_the_recorded_closed_candles_oldest_first_across_pages(sim, exchange):
     # Arrange

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -47,6 +47,30 @@ def _chunks(ids: Sequence[str] | None) -> list[list[str]]:
     if not values:
         return [[]]
     return [values[i : i + FILTER_CHUNK] for i in range(0, len(values), FILTER_CHUNK)]
+
+
+def _known_fills(trade_ids: Collection[str]) -> Callable[[Any], Any] | None:
+    """What drops the fills with these trade ids from a raw list-fills page (before it is
+    parsed; anything that is not a plain fill item is kept, for the parser to judge)."""
+    if not trade_ids:
+        return None
+    known = trade_ids if isinstance(trade_ids, set | frozenset) else set(trade_ids)
+
+    def prune(data: Any) -> Any:
+        items = data.get("fills") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return data
+        return dict(data, fills=[item for item in items if _fill_key(item) not in known])
+
+    return prune
+
+
+def _fill_key(item: Any) -> str | None:
+    """The trade id a raw fill item will get (its entry id, else its trade id), if plain."""
+    if not isinstance(item, dict):
+        return None
+    key = item.get("entry_id") or item.get("trade_id")
+    return key if isinstance(key, str) else None
 
 
 class OrderStateUnknown(ExchangeUnavailable):
@@ -246,8 +270,12 @@ class CoinbaseExchange:
         *,
         exchange_order_ids: Sequence[str] | None = None,
         product_ids: Sequence[str] | None = None,
+        skip_trade_ids: Collection[str] = (),
     ) -> list[FillReport]:
-        """Fills (every page), optionally of some orders or products."""
+        """Fills (every page), optionally of some orders or products; fills whose trade id
+        is in ``skip_trade_ids`` (already known) are left out before they are parsed (an
+        order read again and again after partial fills would otherwise parse them all each
+        time)."""
         fills: list[FillReport] = []
         for orders in _chunks(exchange_order_ids):
             for products in _chunks(product_ids):
@@ -257,16 +285,23 @@ class CoinbaseExchange:
                 if products:
                     params["product_ids"] = products
                 path = "/orders/historical/fills"
-                async for page in self._pages(path, params, wire.ListFillsReply):
+                skip = _known_fills(skip_trade_ids)
+                async for page in self._pages(path, params, wire.ListFillsReply, skip):
                     fills.extend(item.to_report() for item in page.fills)
         return fills
 
-    async def _pages(self, path: str, params: dict[str, Any], model: type[M]) -> Any:
+    async def _pages(
+        self,
+        path: str,
+        params: dict[str, Any],
+        model: type[M],
+        prune: Callable[[Any], Any] | None = None,
+    ) -> Any:
         cursor = ""
         while True:
             query = dict(params, cursor=cursor) if cursor else params
             data = await self.transport.call("GET", path, params=query)
-            page = parse_reply(model, data, f"GET {path}")
+            page = parse_reply(model, prune(data) if prune else data, f"GET {path}")
             yield page
             cursor = getattr(page, "cursor", "")
             if not cursor or getattr(page, "has_next", True) is False:

@@ -8,7 +8,9 @@ read after a quiet spell starts a call at once, so a read never waits for more t
 call in front of it.
 
 A read never takes its answer from a call that started before it was asked: a fill that made
-the trader ask may be newer than that call's reply.
+the trader ask may be newer than that call's reply. A read may name the trade ids it already
+knows: the call leaves those out before parsing (an order read after each of many partial
+fills would otherwise parse all of them every time) — the ones every read of that order knows.
 """
 
 from __future__ import annotations
@@ -28,17 +30,24 @@ class FillReads:
     def __init__(self, list_fills: ListFills) -> None:
         self._list_fills = list_fills
         self._waiting: dict[str, list[asyncio.Future[list[FillReport]]]] = {}
+        self._known: dict[str, frozenset[str]] = {}  # per order: trade ids all its reads know
         self._caller: asyncio.Task[None] | None = None
         self.reads = 0  # reads asked for
         self.calls = 0  # list-fills calls made for them
 
-    async def read(self, exchange_order_id: str) -> list[FillReport]:
-        """Every fill of the order, from a call that started after this read was asked.
+    async def read(
+        self, exchange_order_id: str, known: frozenset[str] = frozenset()
+    ) -> list[FillReport]:
+        """The order's fills (but perhaps not those whose trade ids are ``known``), from a
+        call that started after this read was asked.
 
         Raises what the call raised (each reader retries on its own, as it would alone).
         """
         future: asyncio.Future[list[FillReport]] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(exchange_order_id, []).append(future)
+        futures = self._waiting.setdefault(exchange_order_id, [])
+        before = self._known.get(exchange_order_id)
+        self._known[exchange_order_id] = known if not futures or before is None else before & known
+        futures.append(future)
         self.reads += 1
         if self._caller is None:
             self._caller = asyncio.create_task(self._call_while_asked(), name="fill reads")
@@ -54,19 +63,23 @@ class FillReads:
             for future in futures:
                 future.cancel()
         self._waiting.clear()
+        self._known.clear()
 
     async def _call_while_asked(self) -> None:
         try:
             while self._waiting:
                 asked, self._waiting = self._waiting, {}
-                await self._call(asked)
+                known, self._known = self._known, {}
+                await self._call(asked, frozenset().union(*known.values()))
         finally:
             self._caller = None
 
-    async def _call(self, asked: dict[str, list[asyncio.Future[list[FillReport]]]]) -> None:
+    async def _call(
+        self, asked: dict[str, list[asyncio.Future[list[FillReport]]]], known: frozenset[str]
+    ) -> None:
         self.calls += 1
         try:
-            fills = await self._list_fills(exchange_order_ids=list(asked))
+            fills = await self._list_fills(exchange_order_ids=list(asked), skip_trade_ids=known)
         except asyncio.CancelledError:
             _cancel(asked.values())
             raise

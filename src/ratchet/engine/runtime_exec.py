@@ -274,7 +274,8 @@ class CommandExecutor:
 
     async def _fill_list(self, order: Order) -> list[m.EngineEvent]:
         assert order.exchange_order_id is not None
-        fills = await self.fill_reads.read(order.exchange_order_id)
+        known = frozenset(fill.trade_id for fill in order.fills)  # the trader has these
+        fills = await self.fill_reads.read(order.exchange_order_id, known)
         return [m.FillsReported(tuple(fills))] if fills else []
 
     async def _list_fills(self, **filters: Any) -> list[FillReport]:

@@ -28,13 +28,18 @@ class Exchange:
     def __init__(self) -> None:
         self.fills: list[FillReport] = []
         self.calls: list[list[str]] = []
+        self.skipped: list[frozenset[str]] = []
         self.answer = asyncio.Event()
         self.fail_next = False
 
     async def list_fills(self, **filters: Any) -> list[FillReport]:
         ids = list(filters["exchange_order_ids"])
+        skip = frozenset(filters.get("skip_trade_ids", ()))
         self.calls.append(ids)
-        snapshot = [f for f in self.fills if f.exchange_order_id in ids]  # as of the call
+        self.skipped.append(skip)
+        snapshot = [
+            f for f in self.fills if f.exchange_order_id in ids and f.trade_id not in skip
+        ]  # as of the call
         await self.answer.wait()
         if self.fail_next:
             self.fail_next = False
@@ -114,3 +119,21 @@ async def test_close_cancels_the_reads_still_waiting() -> None:
 
     with pytest.raises(asyncio.CancelledError):
         await waiting
+
+
+async def test_the_call_leaves_out_only_the_fills_every_read_of_the_order_knows() -> None:
+    exchange = Exchange()
+    exchange.fills = [fill("a", 1), fill("a", 2), fill("a", 3), fill("b", 4)]
+    exchange.answer.set()
+    reads = FillReads(exchange.list_fills)
+
+    older = asyncio.create_task(reads.read("a", frozenset({"t-1"})))
+    newer = asyncio.create_task(reads.read("a", frozenset({"t-1", "t-2"})))
+    other = asyncio.create_task(reads.read("b", frozenset({"t-4"})))
+    await asyncio.gather(older, newer, other)
+
+    assert exchange.calls == [["a", "b"]]  # asked in one go: one call
+    assert exchange.skipped[0] == {"t-1", "t-4"}  # t-2 is new to the older read of "a"
+    assert [f.trade_id for f in older.result()] == ["t-2", "t-3"]
+    assert [f.trade_id for f in newer.result()] == ["t-2", "t-3"]
+    assert other.result() == []
