@@ -27,8 +27,9 @@ ListFills = Callable[..., Coroutine[Any, Any, list[FillReport]]]
 class FillReads:
     """One list-fills call at a time, for every order whose fills were asked for meanwhile."""
 
-    def __init__(self, list_fills: ListFills) -> None:
+    def __init__(self, list_fills: ListFills, gather: float = 0.0) -> None:
         self._list_fills = list_fills
+        self._gather = gather  # seconds a call waits, after the read that starts it, for others
         self._waiting: dict[str, list[asyncio.Future[list[FillReport]]]] = {}
         self._known: dict[str, frozenset[str]] = {}  # per order: trade ids all its reads know
         self._caller: asyncio.Task[None] | None = None
@@ -67,6 +68,8 @@ class FillReads:
 
     async def _call_while_asked(self) -> None:
         try:
+            if self._gather > 0:
+                await asyncio.sleep(self._gather)
             while self._waiting:
                 asked, self._waiting = self._waiting, {}
                 known, self._known = self._known, {}

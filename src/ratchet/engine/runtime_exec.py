@@ -23,12 +23,21 @@ log = logging.getLogger("ratchet.engine")
 READ_ATTEMPTS = 8  # reads of fills / order state (each already retried by the adapter)
 READ_PAUSE = 0.25  # seconds, doubled per attempt
 READ_PAUSE_MAX = 10.0
+FILL_READ_GATHER = 0.02
+"""Seconds a fills read waits for others to share its call: at 100 pairs with partial fills,
+about half as many calls (the exchange's rate limit is 30 private calls/s), for at most 20 ms
+more before a fill is known."""
 
 
 class CommandExecutor:
     """Runs each command in its own task; results are posted to the pair's queue."""
 
-    def __init__(self, runtime: Runtime, submit: asyncio.Semaphore) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        submit: asyncio.Semaphore,
+        fill_read_gather: float = FILL_READ_GATHER,
+    ) -> None:
         self._runtime = runtime
         self._submit = submit
         self._tasks: set[asyncio.Task[None]] = set()
@@ -37,7 +46,7 @@ class CommandExecutor:
         self._reading: dict[str, bool] = {}
         self.coalesced_reads = 0
         # fills reads of many orders share one list-fills call (see FillReads)
-        self.fill_reads = FillReads(self._list_fills)
+        self.fill_reads = FillReads(self._list_fills, gather=fill_read_gather)
         # per pair: the decision whose commands wait for its write-ahead batch (and after it,
         # the pair's later commands)
         self._held: dict[str, asyncio.Task[None]] = {}

@@ -137,3 +137,19 @@ async def test_the_call_leaves_out_only_the_fills_every_read_of_the_order_knows(
     assert [f.trade_id for f in older.result()] == ["t-2", "t-3"]
     assert [f.trade_id for f in newer.result()] == ["t-2", "t-3"]
     assert other.result() == []
+
+
+async def test_with_a_gathering_window_reads_asked_soon_after_the_first_share_its_call() -> None:
+    exchange = Exchange()
+    exchange.fills = [fill("a", 1), fill("b", 2)]
+    exchange.answer.set()
+    reads = FillReads(exchange.list_fills, gather=0.05)
+
+    first = asyncio.create_task(reads.read("a"))
+    await asyncio.sleep(0.01)  # within the window: no call yet
+    assert exchange.calls == []
+    second = asyncio.create_task(reads.read("b"))
+    await asyncio.gather(first, second)
+
+    assert exchange.calls == [["a", "b"]]
+    assert [f.trade_id for f in second.result()] == ["t-2"]

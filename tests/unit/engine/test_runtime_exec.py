@@ -53,7 +53,7 @@ class Posts:
 
 async def test_many_asks_to_read_one_orders_fills_cost_two_reads() -> None:
     exchange = SlowReads()
-    executor = CommandExecutor(Posts(exchange), asyncio.Semaphore(1))  # type: ignore[arg-type]
+    executor = CommandExecutor(Posts(exchange), asyncio.Semaphore(1), 0)  # type: ignore[arg-type]
     trader = PairTrader(PRODUCT)
     order = Order(
         "rt-ETH-BTC-000001-stop-1",
@@ -134,7 +134,7 @@ def stop_order() -> Order:
 async def fetch_after_cancel(exchange: Cancelled) -> list[m.EngineEvent]:
     """What a FetchFills of the cancelled stop posts back."""
     runtime = Posts(exchange)  # type: ignore[arg-type]
-    executor = CommandExecutor(runtime, asyncio.Semaphore(1))  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(1), 0)  # type: ignore[arg-type]
     executor.start(PairTrader(PRODUCT), m.FetchFills(stop_order()))
     await executor.wait()
     return runtime.posted
@@ -183,7 +183,7 @@ async def test_a_read_that_fails_every_attempt_is_handed_back_to_the_trader(
     monkeypatch.setattr(runtime_exec, "READ_PAUSE", 0.0)
     exchange = Down()
     runtime = Posts(exchange)  # type: ignore[arg-type]
-    executor = CommandExecutor(runtime, asyncio.Semaphore(1))  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(1), 0)  # type: ignore[arg-type]
     fetch, look_up = m.FetchFills(stop_order()), m.LookUpOrder(stop_order())
 
     executor.start(PairTrader(PRODUCT), fetch)
@@ -234,7 +234,7 @@ class Edits:
 
 async def edit_twice(exchange: Edits) -> tuple[CommandExecutor, list[m.EngineEvent]]:
     runtime = Posts(exchange)  # type: ignore[arg-type]
-    executor = CommandExecutor(runtime, asyncio.Semaphore(1))  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(1), 0)  # type: ignore[arg-type]
     terms = Amended(Decimal(1), Decimal("0.0502"), Decimal("0.0505"))
     for _ in range(2):
         executor.start(PairTrader(PRODUCT), m.EditOrder(stop_order(), terms))
@@ -274,7 +274,7 @@ async def test_a_refused_edit_carries_the_exchanges_reason_to_the_trader() -> No
             return EditResult(False, "CANNOT_EDIT_STOP_PRICE_FOR_TRIGGERED_ORDER")
 
     runtime = Posts(Refuses(keeps=False))  # type: ignore[arg-type]
-    executor = CommandExecutor(runtime, asyncio.Semaphore(1))  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(1), 0)  # type: ignore[arg-type]
     terms = Amended(Decimal(1), Decimal("0.0502"), Decimal("0.0505"))
     executor.start(PairTrader(PRODUCT), m.EditOrder(stop_order(), terms))
     await executor.wait()

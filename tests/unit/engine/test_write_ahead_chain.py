@@ -37,8 +37,8 @@ class Recorder:
         raise OrderNotFound(exchange_order_id)  # then the fills are read (and recorded)
 
     async def list_fills(self, **kwargs: object) -> list[object]:
-        [order_id] = kwargs["exchange_order_ids"]  # type: ignore[misc]
-        self.calls.append(f"fills {order_id}")
+        for order_id in kwargs["exchange_order_ids"]:  # type: ignore[attr-defined]
+            self.calls.append(f"fills {order_id}")
         return []
 
 
@@ -63,7 +63,7 @@ async def settle() -> None:
 async def test_commands_wait_for_their_write_and_keep_the_pairs_order() -> None:
     # Arrange
     runtime = Recorder()
-    executor = CommandExecutor(runtime, asyncio.Semaphore(4))  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(4), 0)  # type: ignore[arg-type]
     eth, ada = PairTrader(ETH), PairTrader(ADA)
     written: asyncio.Future[list[None]] = asyncio.get_running_loop().create_future()
 
@@ -86,7 +86,7 @@ async def test_commands_wait_for_their_write_and_keep_the_pairs_order() -> None:
 async def test_a_failed_write_starts_none_of_its_commands() -> None:
     # Arrange
     runtime = Recorder()
-    executor = CommandExecutor(runtime, asyncio.Semaphore(4))  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(4), 0)  # type: ignore[arg-type]
     eth = PairTrader(ETH)
     written: asyncio.Future[list[None]] = asyncio.get_running_loop().create_future()
 
@@ -103,7 +103,7 @@ async def test_a_failed_write_starts_none_of_its_commands() -> None:
 
 async def test_with_nothing_pending_commands_start_at_once() -> None:
     runtime = Recorder()
-    executor = CommandExecutor(runtime, asyncio.Semaphore(4))  # type: ignore[arg-type]
+    executor = CommandExecutor(runtime, asyncio.Semaphore(4), 0)  # type: ignore[arg-type]
 
     executor.start_after(PairTrader(ETH), [fetch(ETH, "e-1")], None)
     await settle()
