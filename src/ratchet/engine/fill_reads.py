@@ -2,9 +2,10 @@
 
 A trader asks for an order's fills each time a report shows the order filled more. With many
 pairs trading, those reads come many per second, and each one alone would be a signed REST
-call and a reply to parse. Here a read asked while a call is under way waits for that call to
-end, then goes in the next call together with every other read asked meanwhile. The first
-read after a quiet spell starts a call at once, so a read never waits for more than the one
+call and a reply to parse. Here the first read after a quiet spell starts a call after a short
+gathering window (``gather`` seconds; 0: at once), and every read asked until the call goes
+shares it; a read asked while a call is under way waits for that call to end, then goes in the
+next one with every other read asked meanwhile. So a read waits at most the window and the one
 call in front of it.
 
 A read never takes its answer from a call that started before it was asked: a fill that made

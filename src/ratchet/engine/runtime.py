@@ -163,6 +163,7 @@ class Runtime:
                 log.error("engine task failed", exc_info=result)
         self._tasks.clear()
         await self._executor.wait()
+        await self._executor.fill_reads.close()
 
     async def drain(self, timeout: float = 5.0, *, until_stops_rest: bool = False) -> None:
         """Wait (a while) until every queued event and running command is done (and with
