@@ -15,6 +15,8 @@ from typing import NamedTuple
 from ratchet.domain.candles import Candle
 from ratchet.domain.indicators import IndicatorParams, IndicatorSet, IndicatorValues
 
+_new = tuple.__new__  # a named tuple from all its fields, at half the cost of the class call
+
 
 @dataclass(frozen=True, slots=True)
 class SignalRules:
@@ -112,7 +114,7 @@ def decide(candle: Candle, values: IndicatorValues, rules: SignalRules) -> Signa
         and vwap_ok is not None
         and rsi_ok + macd_ok + vwap_ok >= rules.min_confirmations
     )
-    return SignalDecision(candle, values, rsi_ok, macd_ok, vwap_ok, enter, rules)
+    return _new(SignalDecision, (candle, values, rsi_ok, macd_ok, vwap_ok, enter, rules))
 
 
 class SignalEngine:
