@@ -4,7 +4,10 @@
 The edit is sent with the new terms; the order keeps protecting at its old level until the
 exchange answers. Applied: the order takes the new terms and the stop is confirmed there (no
 unprotected time). Refused, or its outcome unknown: the keeper moves the stop by cancel and
-replace instead, and after ``EDIT_REFUSALS_MAX`` refusals in a row it stops trying edits.
+replace instead, and after ``EDIT_REFUSALS_MAX`` refusals in a row it stops trying edits. A
+refusal that only says the market moved under the edit (``MARKET_MOMENT_REFUSALS``: the stop
+triggered, the price fell below the new stop, a fill came first) does not count towards those:
+the next edit may well pass.
 """
 
 from __future__ import annotations
@@ -26,6 +29,24 @@ if TYPE_CHECKING:
     NewOrder = Callable[..., Order]
 
 EDIT_REFUSALS_MAX = 3  # refused stop edits in a row before a pair moves its stops by replace
+MARKET_MOMENT_REFUSALS = (
+    "CANNOT_EDIT_STOP_PRICE_FOR_TRIGGERED_ORDER",
+    "ONLY_OPEN_ORDERS_CAN_BE_EDITED",
+    "PREVIEW_STOP_PRICE_ABOVE_LAST_TRADE_PRICE",
+    "PREVIEW_STOP_PRICE_BELOW_LAST_TRADE_PRICE",
+    "CANNOT_EDIT_TO_BELOW_FILLED_SIZE",
+    "EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST",
+    "INVALID_EDITED_LIMIT_PRICE_POST_ONLY",
+)
+"""Exchange reasons for a refused edit that are about this moment's market or order state, not
+about whether such edits work at all (Coinbase's ``edit_failure_reason`` /
+``preview_failure_reason`` values)."""
+
+
+def says_edits_unsupported(reason: str) -> bool:
+    """True unless the refusal's reason is one of :data:`MARKET_MOMENT_REFUSALS` (an unknown
+    reason, a timeout or an error counts: three in a row and the pair stops trying edits)."""
+    return not any(code in reason for code in MARKET_MOMENT_REFUSALS)
 
 
 class _Edit(NamedTuple):
@@ -121,11 +142,13 @@ class StopEdits:
                 self.unprotected.append(0.0)  # it protected at its old level until now
                 self._current_changed(order, position, now, d, new_order)
             return
-        self._edit_refusals += 1
+        counted = says_edits_unsupported(answer.reason)
+        if counted:
+            self._edit_refusals += 1
         self._no_edit = order.client_order_id
         more = (
             f"; {EDIT_REFUSALS_MAX} in a row: this pair's stops move by cancel and replace"
-            if self._edit_refusals == EDIT_REFUSALS_MAX
+            if counted and self._edit_refusals == EDIT_REFUSALS_MAX
             else ""
         )
         self._audit(

@@ -686,6 +686,23 @@ def test_after_three_refused_edits_in_a_row_stops_move_by_cancel_and_replace() -
     assert [type(c) for c in commands] == [m.CancelOrder]
 
 
+def test_refusals_that_only_say_the_market_moved_do_not_turn_edits_off() -> None:
+    h = open_with_stop()
+    now = START + 35 * CANDLE_SECONDS + 10
+    moments = (
+        "edit refused: PREVIEW_STOP_PRICE_ABOVE_LAST_TRADE_PRICE",
+        "CANNOT_EDIT_STOP_PRICE_FOR_TRIGGERED_ORDER",
+        "edit refused: PREVIEW_STOP_PRICE_ABOVE_LAST_TRADE_PRICE",
+    )
+    prices = ("0.05200", "0.05300", "0.05400")
+    for i, (price, reason) in enumerate(zip(prices, moments, strict=True)):
+        edit = the_edit(rise(h, price, now + i))
+
+        h.feed([m.EditAnswered(edit.order.client_order_id, edit.terms, False, reason)], now + i)
+    # three refusals in a row, none saying edits do not work: the next move is an edit again
+    assert isinstance(the_edit(rise(h, "0.05500", now + 5)), m.EditOrder)
+
+
 def test_a_force_exit_while_an_edit_is_unanswered_sells_and_ignores_the_late_answer() -> None:
     h = open_with_stop()
     stop = h.trader.stops.order
