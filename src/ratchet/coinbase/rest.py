@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from ratchet.coinbase.auth import Credentials, rest_jwt
@@ -65,7 +66,7 @@ def _query(params: Params) -> list[tuple[str, str]]:
 
 def _error_message(text: str) -> str:
     try:
-        body = json.loads(text)
+        body = orjson.loads(text)
     except ValueError:
         return text[:200].strip() or "no body"
     if isinstance(body, dict):
@@ -207,7 +208,7 @@ class RestTransport:
         async with self._session_now().request(
             method, url, params=_query(params), json=body, headers=headers, timeout=timeout
         ) as response:
-            text = await response.text()
+            text = await response.text(encoding="utf-8", errors="replace")  # JSON is UTF-8
             return response.status, text, response.headers.get("Retry-After")
 
     @staticmethod
@@ -217,7 +218,7 @@ class RestTransport:
         if status >= 400:
             raise HttpError(status, _error_message(text), text)
         try:
-            return json.loads(text) if text else {}
+            return orjson.loads(text) if text else {}
         except ValueError:
             log.error("reply is not JSON", extra={"path": path, "body": text[:500]})
             raise UnexpectedReply(f"{method} {path}: reply is not JSON: {text[:120]!r}") from None

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 
 from ratchet.coinbase.auth import Credentials, ws_jwt
 from ratchet.coinbase.client import CoinbaseExchange
@@ -218,7 +219,7 @@ class CoinbaseFeed:
                     continue
                 self.stats.messages += 1
                 try:
-                    message = json.loads(msg.data)
+                    message = orjson.loads(msg.data)
                     if not isinstance(message, dict):
                         raise BadMessage("a feed message must be a JSON object")
                 except (ValueError, BadMessage) as exc:
