@@ -8,6 +8,11 @@ over), so an entry sent at a close meets the market after the next open, as it d
 live trading. The last candle is closed after its own legs. Commands are carried out at once and
 their results fed back until the trader is quiet, as the live runtime does with the adapter.
 
+A candle that can reach nothing (no order rests within its range or the gap from the last
+close, no price in it moves the trader, and its close asks for nothing) only moves the price:
+it is replayed as two price steps instead of four legs and their ticks, with the same result
+(``every_leg=True`` replays every leg; a test compares the two).
+
 Per candle the run records the equity (quote + base marked at the close), whether the pair held
 base at any leg (exposure) and the stop resting at the close: the inputs of
 :mod:`ratchet.backtest.stats` and the report's charts.
