@@ -149,10 +149,11 @@ class InProcessExchange:
         if not changed:
             return []
         events: list[m.EngineEvent] = []
-        if self.engine.fill_count() > self._reported:
-            # only fills not reported yet: re-sending old ones would be ignored, but costs work
+        # only fills not reported yet: re-sending old ones would be ignored, but costs work
+        newer = self.engine.fills_since(self._reported)
+        if newer:
             ids = {order.order_id for order in changed}
-            fills = [f for f in self.engine.fills_since(self._reported) if f.order_id in ids]
+            fills = [f for f in newer if f.order_id in ids]
             if fills:
                 self._reported = fills[-1].sequence
                 events.append(m.FillsReported(tuple(fill_report(f) for f in fills)))

@@ -152,10 +152,6 @@ class MatchingEngine:
         """Fills whose sequence number is above ``sequence``, in order."""
         return self._book.fills_since(sequence)
 
-    def fill_count(self) -> int:
-        """How many fills there have been (the newest one's sequence number)."""
-        return self._book.fill_count()
-
     def last_price(self, product_id: str) -> Decimal | None:
         """The last trade price of the product (None before any)."""
         return self._last.get(product_id)
