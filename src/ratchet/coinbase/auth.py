@@ -3,7 +3,9 @@
 Signing (the engine): :func:`load_credentials` / :func:`credentials_from_env` read the key name
 and private key from ``CB_API_KEY`` / ``CB_API_SECRET`` (or :func:`load_key_file` from a CDP key
 JSON file); :func:`rest_jwt` mints a fresh two-minute token per REST request and :func:`ws_jwt`
-one per WebSocket subscribe message.
+one per WebSocket subscribe message. Tokens are signed with ``cryptography`` directly (the JWS
+parts a :class:`Credentials` never changes are prepared once, when it is made); PyJWT reads them
+back in the verifier and the tests.
 
 Verifying (the simulator) is in :mod:`ratchet.coinbase.jwt_verify`: :class:`JwtVerifier` checks
 a token the way Coinbase does and raises :class:`AuthFailure` with a short reason.
@@ -20,15 +22,16 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, TypeAlias
 
-import jwt
+import orjson
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 ENV_KEY: Final = "CB_API_KEY"
 ENV_SECRET: Final = "CB_API_SECRET"
@@ -48,6 +51,8 @@ _PEM_EXPECTED: Final = (
 _ESCAPED_NEWLINE: Final = re.compile(r"\\+[nr]")
 _PEM_BLOCK: Final = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
 _QUOTES: Final = "\"'"
+_NONCE_BYTES: Final = 32  # 64 hex characters, as Coinbase's SDK sends
+_ES256_HALF: Final = 32  # bytes of r and of s in a raw P-256 signature (RFC 7518 §3.4)
 
 
 class CredentialsError(ValueError):
@@ -67,12 +72,14 @@ class AuthFailure(Exception):
 class Credentials:
     """A CDP API key: its name and private key (EC P-256 → ES256, Ed25519 → EdDSA).
 
-    Compared by identity: private key objects have no value equality.
+    Compared by identity: private key objects have no value equality. The token signer is
+    prepared once, here, from the key name and key.
     """
 
     key_name: str
     private_key: PrivateKey
     algorithm: Algorithm
+    _signer: _TokenSigner = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Refuse an empty key name or an algorithm that does not fit the key."""
@@ -84,6 +91,7 @@ class Credentials:
                 f"algorithm {self.algorithm!r} does not fit this private key (it needs "
                 f"{expected!r})"
             )
+        object.__setattr__(self, "_signer", _TokenSigner(self.key_name, self.private_key))
 
     @classmethod
     def from_private_key(cls, key_name: str, private_key: PrivateKey) -> Credentials:
@@ -284,22 +292,72 @@ def format_uri(method: str, host: str, path: str) -> str:
 
 def rest_jwt(creds: Credentials, method: str, host: str, path: str, now: float) -> str:
     """A fresh token for one REST request (``Authorization: Bearer <token>``)."""
-    return _sign(creds, now, {"uri": format_uri(method, host, path)})
+    return _sign(creds, now, format_uri(method, host, path))
 
 
 def ws_jwt(creds: Credentials, now: float) -> str:
     """A fresh token for one WebSocket subscribe/unsubscribe message (no ``uri`` claim)."""
-    return _sign(creds, now, {})
+    return _sign(creds, now, None)
 
 
-def _sign(creds: Credentials, now: float, extra: Mapping[str, str]) -> str:
+def _sign(creds: Credentials, now: float, uri: str | None) -> str:
+    """Claims ``sub, iss, nbf, exp[, uri]`` (the order PyJWT kept), signed by ``creds``."""
     start = int(now)
     claims: dict[str, Any] = {
         "sub": creds.key_name,
         "iss": ISSUER,
         "nbf": start,
         "exp": start + TOKEN_LIFETIME,
-        **extra,
     }
-    headers = {"typ": "JWT", "kid": creds.key_name, "nonce": secrets.token_hex(32)}
-    return jwt.encode(claims, creds.private_key, algorithm=creds.algorithm, headers=headers)
+    if uri is not None:
+        claims["uri"] = uri
+    return creds._signer.token(claims)
+
+
+def _b64url(data: bytes) -> bytes:
+    """base64url without padding (RFC 7515 §2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+class _TokenSigner:
+    """Compact JWS tokens for one key: the same bytes PyJWT's ``jwt.encode`` would make.
+
+    The header ``{"alg","kid","nonce","typ"}`` (sorted, as PyJWT writes it) is precomputed
+    around its nonce, which is fresh and random for every token.
+    """
+
+    __slots__ = ("_header_head", "_header_tail", "_sign")
+
+    def __init__(self, key_name: str, key: PrivateKey) -> None:
+        """Prepare the header's fixed parts and the signing call for ``key``."""
+        algorithm = _private_algorithm(key, "the private key")
+        self._header_head = (
+            b'{"alg":' + orjson.dumps(algorithm) + b',"kid":' + orjson.dumps(key_name)
+        ) + b',"nonce":"'
+        self._header_tail = b'","typ":"JWT"}'
+        self._sign: Callable[[bytes], bytes]
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            self._sign = _es256_signer(key)
+        else:
+            self._sign = key.sign
+
+    def token(self, claims: Mapping[str, Any]) -> str:
+        """``header.claims.signature``, each base64url; a fresh nonce in the header."""
+        nonce = secrets.token_bytes(_NONCE_BYTES).hex().encode("ascii")
+        signing_input = (
+            _b64url(self._header_head + nonce + self._header_tail)
+            + b"."
+            + _b64url(orjson.dumps(claims))
+        )
+        return (signing_input + b"." + _b64url(self._sign(signing_input))).decode("ascii")
+
+
+def _es256_signer(key: ec.EllipticCurvePrivateKey) -> Callable[[bytes], bytes]:
+    """ECDSA P-256 over SHA-256, as JWS wants it: raw ``r || s``, 32 bytes each, not DER."""
+    ecdsa = ec.ECDSA(hashes.SHA256())
+
+    def sign(data: bytes) -> bytes:
+        r, s = decode_dss_signature(key.sign(data, ecdsa))
+        return r.to_bytes(_ES256_HALF, "big") + s.to_bytes(_ES256_HALF, "big")
+
+    return sign
