@@ -181,8 +181,7 @@ class _Run:
         volume = candle.volume
         quarter = volume / FOUR
         # the open: a gap from the previous close; then the previous candle is known closed
-        opening_ceiling = None if self.every_leg else trader.tick_ceiling()
-        self._leg(candle.open, quarter, float(start), True, opening_ceiling)
+        self._leg(candle.open, quarter, float(start), gap=True)
         exposed = self._held()
         if previous is not None:
             self._drive([m.CandleClosed(previous)], float(start))
@@ -197,7 +196,7 @@ class _Run:
         ):
             # nothing rests within the candle's range and no price in it moves the trader:
             # the middle legs only move the price
-            self._leg(candle.close, last, close_at, False, ceiling)
+            self._leg(candle.close, last, close_at)
         else:
             exposed = self._middle_legs(candle, quarter, last, close_at) or exposed
         self._close_candle(candle, exposed)
@@ -240,11 +239,11 @@ class _Run:
         True when base was held after any of them."""
         start, low, high = candle.start, candle.low, candle.high
         low_first = candle.open - low <= high - candle.open
-        self._leg(low if low_first else high, quarter, float(start + LEG_OFFSETS[1]), False, None)
+        self._leg(low if low_first else high, quarter, float(start + LEG_OFFSETS[1]))
         exposed = self._held()
-        self._leg(high if low_first else low, quarter, float(start + LEG_OFFSETS[2]), False, None)
+        self._leg(high if low_first else low, quarter, float(start + LEG_OFFSETS[2]))
         exposed = exposed or self._held()
-        self._leg(candle.close, last, close_at, False, None)
+        self._leg(candle.close, last, close_at)
         return exposed
 
     def _close_candle(self, candle: Candle, exposed: bool) -> None:
@@ -271,19 +270,24 @@ class _Run:
             balances = self._balances = (engine.balance(self.base), engine.balance(self.quote))
         return balances
 
-    def _leg(
-        self, price: Decimal, volume: Decimal, now: float, gap: bool, ceiling: Decimal | None
-    ) -> None:
+    def _leg(self, price: Decimal, volume: Decimal, now: float, *, gap: bool = False) -> None:
         """One market leg, then what it changed and its tick to the trader. The tick is left
-        out when nothing changed and the trader's ``ceiling`` (taken just before) says a price
-        this high changes nothing for it."""
-        engine = self.engine
+        out when the leg changed no order and the trader's tick ceiling says a price this high
+        changes nothing for it (unless ``every_leg``)."""
+        engine, trader = self.engine, self.trader
         engine.move(self.pair, price, volume, now, gap=gap)
-        events = self.exchange.updates() if engine.has_updates() else []
-        if self.trader.position is not None and (events or ceiling is None or price > ceiling):
+        if engine.has_updates():
+            events = self.exchange.updates()
+        elif trader.position is None:
+            return
+        else:
+            ceiling = None if self.every_leg else trader.tick_ceiling()
+            if ceiling is not None and price <= ceiling:
+                return
+            events = []
+        if trader.position is not None:
             events.append(m.PriceTick(price, now))
-        if events:
-            self._drive(events, now)
+        self._drive(events, now)
 
     def _drive(self, events: list[m.EngineEvent], now: float) -> None:
         """Hand the events to the trader, then the results of its commands, until it is quiet."""

@@ -49,14 +49,36 @@ def to_decimal(value: Decimal | str | int, what: str = "value") -> Decimal:
 
 def floor_to(value: Decimal, increment: Decimal) -> Decimal:
     """Largest multiple of ``increment`` that is ``<= value``."""
+    if _is_power_of_ten(increment):
+        return value.quantize(increment, ROUND_FLOOR, EXACT)
     steps = EXACT.divide(value, increment).to_integral_value(rounding=ROUND_FLOOR)
     return EXACT.multiply(steps, increment).quantize(increment, context=EXACT)
 
 
 def ceil_to(value: Decimal, increment: Decimal) -> Decimal:
     """Smallest multiple of ``increment`` that is ``>= value``."""
+    if _is_power_of_ten(increment):
+        return value.quantize(increment, ROUND_CEILING, EXACT)
     steps = EXACT.divide(value, increment).to_integral_value(rounding=ROUND_CEILING)
     return EXACT.multiply(steps, increment).quantize(increment, context=EXACT)
+
+
+_POWERS_OF_TEN: dict[int, tuple[Decimal, bool]] = {}
+"""id(increment) -> (increment, whether it is a power of ten). Keyed by identity: ``0.010``
+equals ``0.01`` (and hashes alike) but is not a power of ten; the entry holds the Decimal, so
+its id is not reused while cached."""
+
+
+def _is_power_of_ten(increment: Decimal) -> bool:
+    """True for ``1``, ``0.01``, ``1E+2``...: rounding to it is one ``quantize`` (``0.010`` is
+    not one: its multiples are those of 0.01, written with three places)."""
+    known = _POWERS_OF_TEN.get(id(increment))
+    if known is not None and known[0] is increment:
+        return known[1]
+    answer = increment.as_tuple().digits == (1,)
+    if len(_POWERS_OF_TEN) < 1024:  # products' increments, the same few objects: a handful
+        _POWERS_OF_TEN[id(increment)] = (increment, answer)
+    return answer
 
 
 def is_multiple(value: Decimal, increment: Decimal) -> bool:

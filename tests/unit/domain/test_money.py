@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratchet.domain.money import MoneyError, Product, to_decimal
+from ratchet.domain.money import MoneyError, Product, ceil_to, floor_to, to_decimal
 
 D = Decimal
 INCREMENTS = sorted({D(m).scaleb(-e) for e in range(9) for m in (1, 2, 5) if D(m).scaleb(-e) <= 1})
@@ -362,3 +362,33 @@ def test_negative_sizes_budgets_and_fee_rates_are_refused() -> None:
         product.buy_size(D(-1), D("0.00005329"))
     with pytest.raises(MoneyError):
         product.order_cost(D("0.00005329"), D(1), D("-0.001"))
+
+
+# -- the grid functions themselves -----------------------------------------------------------
+GRID_INCREMENTS = [*INCREMENTS, D("0.010"), D("1.0"), D("1E+2"), D("0.25")]
+
+
+@FAST
+@given(
+    value=st.decimals(min_value=-(10**9), max_value=10**9, places=14, allow_nan=False),
+    increment=st.sampled_from(GRID_INCREMENTS),
+)
+def test_floor_to_and_ceil_to_are_the_nearest_multiples_written_like_the_increment(
+    value: Decimal, increment: Decimal
+) -> None:
+    # a power of ten rounds by one quantize; the others by dividing: both must agree with this
+    with localcontext() as ctx:
+        ctx.prec = 100
+        below = (value / increment).to_integral_value(rounding="ROUND_FLOOR") * increment
+        above = (value / increment).to_integral_value(rounding="ROUND_CEILING") * increment
+    for got, want in ((floor_to(value, increment), below), (ceil_to(value, increment), above)):
+        assert got == want
+        assert got.as_tuple().exponent == increment.as_tuple().exponent  # 0.010 keeps 3 places
+
+
+def test_an_increment_equal_to_a_power_of_ten_but_written_longer_is_not_taken_for_one() -> None:
+    # 0.01 and 0.010 are equal (and hash alike): whichever is seen first must not decide both
+    assert floor_to(D("1.23456"), D("0.01")) == D("1.23")
+    assert str(floor_to(D("1.23456"), D("0.010"))) == "1.230"
+    assert str(ceil_to(D("1.23456"), D("0.010"))) == "1.240"
+    assert str(ceil_to(D("1.23456"), D("0.01"))) == "1.24"
