@@ -213,8 +213,12 @@ class _Run:
         start, engine, pair = candle.start, self.engine, self.pair
         close_at = float(start + LEG_OFFSETS[3])
         if engine.has_open(pair):
-            before = previous.close  # the last price: the open gaps from it
-            if not engine.untouched(pair, min(candle.low, before), max(high, before), close_at):
+            low, before = candle.low, previous.close  # the last price: the open gaps from it
+            if before < low:  # (comparisons: min() and max() cost a call each)
+                low = before
+            elif before > high:
+                high = before
+            if not engine.untouched(pair, low, high, close_at):
                 return False
         now = float(start)
         decision = self.trader.handle(m.CandleClosed(previous), now)  # reads no market state

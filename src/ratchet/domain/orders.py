@@ -57,6 +57,12 @@ from ratchet.domain.order_types import (
     TimeInForce,
 )
 
+# read on every event: a module name is found faster than a member through its Enum class
+# (Python 3.11 looks those up through EnumType.__getattr__'s hook, ~50 ns more each)
+_INITIALIZED = OrderStatus.INITIALIZED
+_OPEN = OrderStatus.OPEN
+_PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
+
 __all__ = [
     "TRANSITIONS",
     "Accepted",
@@ -248,7 +254,7 @@ class Order:
     @property
     def is_working(self) -> bool:
         """True while the order may rest on (or be on its way to) the exchange."""
-        return not self.status.is_terminal and self.status is not OrderStatus.INITIALIZED
+        return not self.status.is_terminal and self.status is not _INITIALIZED
 
     def allows(self, event: OrderEvent) -> bool:
         """Would :meth:`apply` accept this event now (without applying it)?"""
@@ -280,8 +286,8 @@ class Order:
         self._check(event)
         before = self._state()
         self._take(event)
-        if target is OrderStatus.OPEN and self.filled_size > ZERO:
-            target = OrderStatus.PARTIALLY_FILLED
+        if target is _OPEN and self.filled_size > ZERO:
+            target = _PARTIALLY_FILLED
         self.status = target
         return self._state() != before
 

@@ -42,6 +42,9 @@ class PositionStatus(Enum):
 
 
 _FINAL = (PositionStatus.CLOSED, PositionStatus.CANCELLED)
+# read on every event: a module name is found faster than a member through its Enum class
+# (Python 3.11 looks those up through EnumType.__getattr__'s hook, ~50 ns more each)
+_OPEN = PositionStatus.OPEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +190,7 @@ class Position:
         high = self.high_water
         if high is None or self.status.is_final:
             return INFINITY
-        if self.status is not PositionStatus.OPEN or self._checked_high == high:
+        if self.status is not _OPEN or self._checked_high == high:
             return high
         return None
 

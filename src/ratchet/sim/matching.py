@@ -36,6 +36,12 @@ from ratchet.sim.records import (
 )
 from ratchet.sim.validation import INSUFFICIENT_FUND, Refusal, check_edit
 
+# read on every leg: a module name is found faster than a member through its Enum class
+# (Python 3.11 looks those up through EnumType.__getattr__'s hook, ~50 ns more each)
+_PENDING = TriggerStatus.PENDING
+_DOWN = StopDirection.DOWN
+_BUY = OrderSide.BUY
+
 __all__ = [
     "CancelResult",
     "CreateOrderRequest",
@@ -186,10 +192,10 @@ class MatchingEngine:
         if until >= self._expiries.next:
             return False
         for order in resting:
-            if order.trigger_status == TriggerStatus.PENDING:
-                threshold, below = order.stop_price, order.stop_direction == StopDirection.DOWN
+            if order.trigger_status == _PENDING:
+                threshold, below = order.stop_price, order.stop_direction == _DOWN
             else:
-                threshold, below = order.limit_price, order.side is OrderSide.BUY
+                threshold, below = order.limit_price, order.side is _BUY
             if threshold is None or ((low <= threshold) if below else (high >= threshold)):
                 return False
         return True
@@ -328,7 +334,7 @@ class MatchingEngine:
         fills: list[SimFill] = []
         for _, order in plan:
             assert order.limit_price is not None
-            if order.trigger_status == TriggerStatus.PENDING:
+            if order.trigger_status == _PENDING:
                 fills.extend(self._trigger(order, leg, now))
             else:
                 fills.extend(self._exec.execute(order, order.limit_price, Liquidity.MAKER, now))
@@ -344,17 +350,17 @@ class MatchingEngine:
     # -- matching ---------------------------------------------------------------------------
     def _reach(self, order: SimOrder, leg: Move) -> Decimal | None:
         """How far along the leg the order becomes executable (None: not on this leg)."""
-        if order.trigger_status == TriggerStatus.PENDING:
+        if order.trigger_status == _PENDING:
             assert order.stop_price is not None
-            return reach(leg, order.stop_price, order.stop_direction == StopDirection.DOWN)
+            return reach(leg, order.stop_price, order.stop_direction == _DOWN)
         assert order.limit_price is not None
-        return reach(leg, order.limit_price, order.side is OrderSide.BUY)
+        return reach(leg, order.limit_price, order.side is _BUY)
 
     def _trigger(self, order: SimOrder, leg: Move, now: float) -> list[SimFill]:
         assert order.stop_price is not None and order.limit_price is not None
         order.trigger_status = TriggerStatus.TRIGGERED
         self._exec.changed(order, now)
-        at = leg.trigger_price(order.stop_price, order.stop_direction == StopDirection.DOWN)
+        at = leg.trigger_price(order.stop_price, order.stop_direction == _DOWN)
         if crosses(order.side, order.limit_price, at):
             return self._exec.execute(order, at, Liquidity.TAKER, now)
         if not leg.gap and crosses(order.side, order.limit_price, leg.new):

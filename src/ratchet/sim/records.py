@@ -27,6 +27,9 @@ class Status(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({Status.FILLED, Status.CANCELLED, Status.EXPIRED, Status.FAILED})
+# read on every event: a module name is found faster than a member through its Enum class
+# (Python 3.11 looks those up through EnumType.__getattr__'s hook, ~50 ns more each)
+_OPEN = Status.OPEN
 
 
 class TimeInForce(StrEnum):
@@ -112,7 +115,7 @@ class SimOrder:
     @property
     def is_open(self) -> bool:
         """True while the order can still fill (status OPEN)."""
-        return self.status == Status.OPEN
+        return self.status == _OPEN
 
     @property
     def remaining_size(self) -> Decimal | None:

@@ -18,6 +18,8 @@ def fingerprint(result: PairResult) -> tuple[object, ...]:
         [repr(position) for position in result.positions.values()],
         result.entry_times,
         result.exit_times,
+        result.starts,  # left out of what a worker sends back, put back from the candles
+        result.closes,
         result.equity,
         result.stops,
         result.exposed,
