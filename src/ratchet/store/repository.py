@@ -14,7 +14,9 @@ stops, signals, audit  appended
 =====================  =============================================================
 
 Parents go first, so an order may arrive in the same batch as its position; an order whose
-position was never committed, or a fill of an unknown order, fails the whole batch.
+position was never committed, or a fill of an unknown order, fails the whole batch. The writes
+are :class:`~ratchet.store.prepared.PreparedInsert` statements: compiled once, sent on the
+driver's cursor, values converted by the columns' own types (the writer thread's hot path).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ratchet.store import codec
 from ratchet.store.codec import EncodedBatch, Row, Stored
 from ratchet.store.database import Database
 from ratchet.store.errors import StoreError, one_line
+from ratchet.store.prepared import PreparedInsert
 from ratchet.store.tables import (
     audit_log,
     fills,
@@ -68,13 +71,9 @@ class Repository:
         self._keep_connection = keep_connection
         dialect = postgresql if database.backend == "postgresql" else sqlite
         self._insert: Callable[[Table], Any] = dialect.insert
-        self._upsert_product = self._upsert(products, "product_id")
-        self._upsert_position = self._upsert(positions, "position_id", keep=("created_at",))
-        self._upsert_order = self._upsert(orders, "client_order_id", keep=("created_at",))
-        self._insert_fill = self._insert(fills).on_conflict_do_nothing(index_elements=["trade_id"])
         raise_to = self._insert(position_sequences)
         newer = raise_to.excluded.last_sequence > position_sequences.c.last_sequence
-        self._raise_sequence = raise_to.on_conflict_do_update(
+        raise_sequence = raise_to.on_conflict_do_update(
             index_elements=["pair"],
             set_={
                 "last_sequence": case(
@@ -82,6 +81,26 @@ class Repository:
                     else_=position_sequences.c.last_sequence,
                 )
             },
+        )
+
+        def prepared(statement: Insert) -> PreparedInsert:
+            return PreparedInsert(statement, database.engine.dialect)
+
+        # the writer's hot statements, compiled once (see ratchet.store.prepared)
+        self._upsert_product = prepared(self._upsert(products, "product_id"))
+        self._upsert_position = prepared(
+            self._upsert(positions, "position_id", keep=("created_at",))
+        )
+        self._raise_sequence = prepared(raise_sequence)
+        self._children: tuple[tuple[str, PreparedInsert], ...] = (
+            ("orders", prepared(self._upsert(orders, "client_order_id", keep=("created_at",)))),
+            (
+                "fills",
+                prepared(self._insert(fills).on_conflict_do_nothing(index_elements=["trade_id"])),
+            ),
+            ("stops", prepared(stop_history.insert())),
+            ("signals", prepared(signals.insert())),
+            ("audit", prepared(audit_log.insert())),
         )
         self._written_products: dict[str, Row] = {}
         self._connection: Connection | None = None
@@ -152,27 +171,16 @@ class Repository:
         positions = [row for rows in batches for row in rows.positions]
         try:
             with self._transaction() as connection:
-                self._execute(connection, self._upsert_product, fresh)
-                self._execute(connection, self._upsert_position, positions)
-                self._execute(connection, self._raise_sequence, _sequences_of(positions))
-                for table, statement in (
-                    ("orders", self._upsert_order),
-                    ("fills", self._insert_fill),
-                    ("stops", stop_history.insert()),
-                    ("signals", signals.insert()),
-                    ("audit", audit_log.insert()),
-                ):
-                    every = [row for rows in batches for row in getattr(rows, table)]
-                    self._execute(connection, statement, every)
+                self._upsert_product.execute(connection, fresh)
+                self._upsert_position.execute(connection, positions)
+                self._raise_sequence.execute(connection, _sequences_of(positions))
+                for part, statement in self._children:
+                    every = [row for rows in batches for row in getattr(rows, part)]
+                    statement.execute(connection, every)
         except SQLAlchemyError as exc:
             raise StoreError(f"commit failed, nothing was written: {one_line(exc)}") from exc
         for row in fresh:
             self._written_products[row["product_id"]] = row
-
-    @staticmethod
-    def _execute(connection: Connection, statement: Any, rows: tuple[Row, ...] | list[Row]) -> None:
-        if rows:
-            connection.execute(statement, list(rows))
 
     def _changed(self, row: Row) -> bool:
         known = self._written_products.get(row["product_id"])
