@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from statistics import median
 from typing import Protocol
 
 from ratchet.backtest.inprocess import InProcessExchange
@@ -122,7 +121,7 @@ def run_pair(
     for candles that can reach nothing: each of the four legs then reaches the trader as a
     tick (the same result, four times slower; the tests compare the two).
     """
-    product = product or product_for(pair, median(c.close for c in candles))
+    product = product or product_for(pair, median_close(candles))
     engine = MatchingEngine(
         [product],
         {product.quote_currency: cash},
@@ -141,6 +140,19 @@ def run_pair(
     result.last_price = candles[-1].close if candles else ZERO
     result.fills = len(engine.fills())
     return result
+
+
+def median_close(candles: Sequence[Candle]) -> Decimal:
+    """The median close (``statistics.median``'s value), sorted by the closes' float figures:
+    a fifth of the time of comparing Decimals, and the same order (closes have far fewer than
+    float's 15 significant digits)."""
+    if not candles:
+        raise ValueError("no candles: no median close")
+    ordered = sorted(candles, key=lambda candle: candle.figures[2])
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle].close
+    return (ordered[middle - 1].close + ordered[middle].close) / 2
 
 
 class _Run:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from decimal import Decimal
 
-from ratchet.backtest.runner import PairResult, run_pair
+import pytest
+
+from ratchet.backtest.runner import PairResult, median_close, run_pair
 from ratchet.domain.candles import CANDLE_SECONDS, TICK_OFFSETS, Candle
 from ratchet.domain.position import Position
 from ratchet.engine.settings import TraderSettings
@@ -99,3 +102,16 @@ def _fields(positions: dict[str, Position]) -> dict[str, tuple[object, ...]]:
         pid: tuple(getattr(p, f.name) for f in dataclasses.fields(p))
         for pid, p in positions.items()
     }
+
+
+def test_the_median_close_is_statistics_median_of_the_closes(
+    demo_series: dict[str, list[Candle]],
+) -> None:
+    # the product's increments are chosen from it: the fast sort must give the same Decimal
+    for candles in demo_series.values():
+        for part in (candles, candles[1:], candles[:1], candles[:2], candles[7:300]):
+            want = statistics.median(candle.close for candle in part)
+            got = median_close(part)
+            assert (got, str(got)) == (want, str(want))
+    with pytest.raises(ValueError, match="no candles"):
+        median_close([])
