@@ -59,7 +59,7 @@ from ratchet.coinbase.rest import RestTransport
 from ratchet.coinbase.ws import CoinbaseFeed
 from ratchet.domain.risk import PortfolioConfig, RiskGate
 from ratchet.domain.signals import SignalRules
-from ratchet.engine.interpreter import tune_for_latency
+from ratchet.engine.interpreter import event_loop_factory, run_engine, tune_for_latency
 from ratchet.engine.pair_trader import PairTrader, TraderSettings
 from ratchet.engine.runtime import Runtime
 from ratchet.store.sql_store import SqlStore
@@ -210,7 +210,8 @@ def main() -> None:
             result: dict[str, object] = {
                 "mode": mode,
                 "stop_moves_by": args.stop_moves,
-                **asyncio.run(run(Path(tmp), args.seconds, settings)),
+                "event_loop": "uvloop" if event_loop_factory() else "asyncio",
+                **run_engine(run(Path(tmp), args.seconds, settings)),
             }
         finally:
             simulator.terminate()
@@ -224,7 +225,7 @@ def main() -> None:
     }
     print(
         f"{result['pairs']} pairs, {result['ticks_per_s']} ticks/s for {result['seconds']} s "
-        f"({mode}: {MODES[mode]})"
+        f"({mode}: {MODES[mode]}) on the {result['event_loop']} event loop"
     )
     print(
         f"  tick -> decision: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "

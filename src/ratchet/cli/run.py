@@ -21,6 +21,7 @@ from ratchet.cli.sim import load_candle_source
 from ratchet.cli.trading import WebOptions, live_trade, paper_trade, record_live_confirmation
 from ratchet.coinbase.auth import Credentials, CredentialsError, credentials_from_env
 from ratchet.config import ConfigError, RatchetConfig, load_config
+from ratchet.engine.interpreter import run_engine
 from ratchet.logs import configure_logging
 from ratchet.marketdata.csvfile import CandleFileError
 from ratchet.store.confirmations import live_confirmation
@@ -118,7 +119,7 @@ def _run_paper(
         _fail(str(exc))
     configure_logging(state.with_suffix(".log"))
     try:
-        asyncio.run(
+        run_engine(
             paper_trade(
                 series,
                 speed=speed,
@@ -150,7 +151,7 @@ def _run_live(settings: RatchetConfig, confirmed: bool, show: bool, web: WebOpti
     try:
         log_file = lock.path.with_name("ratchet.log") if lock.path else Path("state/ratchet.log")
         configure_logging(log_file)
-        asyncio.run(_live(settings, credentials, lock, confirmed, show, web))
+        run_engine(_live(settings, credentials, lock, confirmed, show, web))
     finally:
         lock.release()
 
