@@ -10,13 +10,13 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from ratchet.domain.money import ZERO, MoneyError, Product, to_decimal
-from ratchet.domain.order_types import OrderSide, OrderType
+from ratchet.domain.order_types import OrderType
 from ratchet.sim.accounts import Ledger, hold_amount
 from ratchet.sim.book import OrderBook
 from ratchet.sim.execution import Executor
 from ratchet.sim.expiry import Expiries
 from ratchet.sim.intake import admit, new_order
-from ratchet.sim.moves import Move, crosses, reach, takes_on_arrival
+from ratchet.sim.moves import Move, crosses, reach, takes_on_arrival, threshold_of
 from ratchet.sim.records import (
     IOC_CANCEL,
     USER_CANCEL,
@@ -30,17 +30,12 @@ from ratchet.sim.records import (
     SimFill,
     SimOrder,
     Status,
-    StopDirection,
     TimeInForce,
     TriggerStatus,
 )
 from ratchet.sim.validation import INSUFFICIENT_FUND, Refusal, check_edit
 
-# read on every leg: a module name is found faster than a member through its Enum class
-# (Python 3.11 looks those up through EnumType.__getattr__'s hook, ~50 ns more each)
-_PENDING = TriggerStatus.PENDING
-_DOWN = StopDirection.DOWN
-_BUY = OrderSide.BUY
+_PENDING = TriggerStatus.PENDING  # read on every leg (see ratchet.sim.moves)
 
 __all__ = [
     "CancelResult",
@@ -192,10 +187,7 @@ class MatchingEngine:
         if until >= self._expiries.next:
             return False
         for order in resting:
-            if order.trigger_status == _PENDING:
-                threshold, below = order.stop_price, order.stop_direction == _DOWN
-            else:
-                threshold, below = order.limit_price, order.side is _BUY
+            threshold, below = threshold_of(order)
             if threshold is None or ((low <= threshold) if below else (high >= threshold)):
                 return False
         return True
@@ -323,7 +315,9 @@ class MatchingEngine:
         leg = Move(prev if prev is not None else price, price, gap or prev is None)
         plan: list[tuple[Decimal, SimOrder]] = []
         for order in resting:
-            distance = self._reach(order, leg)
+            threshold, below = threshold_of(order)
+            assert threshold is not None  # market orders never rest
+            distance = reach(leg, threshold, below)
             if distance is not None:
                 plan.append((distance, order))
         if not plan:  # nothing reached: the price moved past the book
@@ -348,19 +342,12 @@ class MatchingEngine:
         self._last[product_id] = price
 
     # -- matching ---------------------------------------------------------------------------
-    def _reach(self, order: SimOrder, leg: Move) -> Decimal | None:
-        """How far along the leg the order becomes executable (None: not on this leg)."""
-        if order.trigger_status == _PENDING:
-            assert order.stop_price is not None
-            return reach(leg, order.stop_price, order.stop_direction == _DOWN)
-        assert order.limit_price is not None
-        return reach(leg, order.limit_price, order.side is _BUY)
-
     def _trigger(self, order: SimOrder, leg: Move, now: float) -> list[SimFill]:
-        assert order.stop_price is not None and order.limit_price is not None
+        stop, below = threshold_of(order)  # while it waits: its stop and the way to it
+        assert stop is not None and order.limit_price is not None
         order.trigger_status = TriggerStatus.TRIGGERED
         self._exec.changed(order, now)
-        at = leg.trigger_price(order.stop_price, order.stop_direction == _DOWN)
+        at = leg.trigger_price(stop, below)
         if crosses(order.side, order.limit_price, at):
             return self._exec.execute(order, at, Liquidity.TAKER, now)
         if not leg.gap and crosses(order.side, order.limit_price, leg.new):

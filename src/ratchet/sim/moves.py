@@ -14,6 +14,13 @@ from typing import NamedTuple
 
 from ratchet.domain.money import ZERO
 from ratchet.domain.order_types import OrderSide
+from ratchet.sim.records import SimOrder, StopDirection, TriggerStatus
+
+# read for every resting order on every leg: a module name is found faster than a member
+# through its Enum class (Python 3.11 looks those up through EnumType.__getattr__'s hook)
+_PENDING = TriggerStatus.PENDING
+_DOWN = StopDirection.DOWN
+_BUY = OrderSide.BUY
 
 
 class Move(NamedTuple):
@@ -46,6 +53,15 @@ class Move(NamedTuple):
             return self.new
         already = self.prev <= stop if below else self.prev >= stop
         return self.prev if already else stop
+
+
+def threshold_of(order: SimOrder) -> tuple[Decimal | None, bool]:
+    """The price at which a resting order becomes executable, and True when the market must
+    come down to it: a waiting stop's stop price (STOP_DOWN: from above), else the limit price
+    (a buy: from above)."""
+    if order.trigger_status == _PENDING:
+        return order.stop_price, order.stop_direction == _DOWN
+    return order.limit_price, order.side is _BUY
 
 
 def reach(leg: Move, threshold: Decimal, below: bool) -> Decimal | None:
