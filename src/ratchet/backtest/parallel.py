@@ -61,9 +61,14 @@ def run_pairs(
         raise ValueError(f"workers must be >= 1, got {workers}")
     workers = min(workers, len(pairs))
     with _heap_frozen():
-        if workers <= 1 or not can_fork():
-            return _run_here(pairs, series, settings, progress, options)
-        return _run_forked(pairs, series, settings, progress, options, workers=workers)
+        if workers > 1 and can_fork():
+            return _run_forked(pairs, series, settings, progress, options, workers=workers)
+        results = {}
+        for pair in pairs:
+            results[pair] = run_pair(pair, series[pair], settings[pair], **options)
+            if progress is not None:
+                progress(pair, len(series[pair]))
+        return results
 
 
 @contextlib.contextmanager
@@ -80,21 +85,6 @@ def _heap_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-def _run_here(
-    pairs: list[str],
-    series: Mapping[str, Sequence[Candle]],
-    settings: Mapping[str, TraderSettings],
-    progress: Progress | None,
-    options: dict[str, Any],
-) -> dict[str, PairResult]:
-    results = {}
-    for pair in pairs:
-        results[pair] = run_pair(pair, series[pair], settings[pair], **options)
-        if progress is not None:
-            progress(pair, len(series[pair]))
-    return results
 
 
 def _run_forked(
