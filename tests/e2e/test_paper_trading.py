@@ -7,6 +7,7 @@ no market order, one exchange order per client_order_id, balances never negative
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -145,3 +146,17 @@ def test_a_bad_config_stops_ratchet_run_before_anything_starts(tmp_path: Path) -
     assert result.returncode == 2
     assert "strategy.trail_pct" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_event_loop_stops_ratchet_run_before_anything_starts(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ratchet", "run", "--paper", "--state", str(tmp_path / "p.db")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "RATCHET_EVENT_LOOP": "tokio"},
+    )
+    assert result.returncode == 2
+    assert "RATCHET_EVENT_LOOP must be uvloop or asyncio, got 'tokio'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "p.db").exists()

@@ -21,7 +21,7 @@ from ratchet.cli.sim import load_candle_source
 from ratchet.cli.trading import WebOptions, live_trade, paper_trade, record_live_confirmation
 from ratchet.coinbase.auth import Credentials, CredentialsError, credentials_from_env
 from ratchet.config import ConfigError, RatchetConfig, load_config
-from ratchet.engine.interpreter import run_engine
+from ratchet.engine.interpreter import event_loop_factory, run_engine
 from ratchet.logs import configure_logging
 from ratchet.marketdata.csvfile import CandleFileError
 from ratchet.store.confirmations import live_confirmation
@@ -89,6 +89,10 @@ def run_command(
     """
     if paper == live:
         _fail("choose one of --paper (simulator, no keys) or --live (real money)")
+    try:
+        event_loop_factory()  # a misspelt RATCHET_EVENT_LOOP is said before anything starts
+    except ValueError as exc:
+        _fail(str(exc))
     settings = _load(config)
     show = sys.stdout.isatty() if dashboard is None else dashboard
     options = _web_options(web, web_host, web_port, settings, state.parent)
