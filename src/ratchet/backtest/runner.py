@@ -129,6 +129,7 @@ def run_pair(
         taker_fee_rate=taker_fee_rate,
         participation=participation,
         slippage=slippage,
+        snapshots=False,  # each leg's changes are read at once (InProcessExchange.updates)
     )
     run = _Run(pair, product, engine, PairTrader(product, settings), gate or FixedFractionGate())
     run.every_leg = every_leg
@@ -137,6 +138,8 @@ def run_pair(
     result = run.result
     result.final_quote = engine.balance(product.quote_currency)
     result.final_base = engine.balance(product.base_currency)
+    result.starts = [candle.start for candle in candles]  # one per candle, as the curves
+    result.closes = [candle.close for candle in candles]
     result.last_price = candles[-1].close if candles else ZERO
     result.fills = len(engine.fills())
     return result
@@ -264,13 +267,12 @@ class _Run:
 
     def _close_candle(self, candle: Candle, exposed: bool) -> None:
         """Record the candle's close (after its last leg): whether base was held during it
-        (``exposed``: after an earlier leg), equity marked at the close, the stop resting."""
+        (``exposed``: after an earlier leg), equity marked at the close, the stop resting.
+        (The candles' starts and closes are taken from the candles after the run.)"""
         result = self.result
         base, quote = self._base_and_quote()
         if exposed or base > ZERO:
             result.exposed += 1
-        result.starts.append(candle.start)
-        result.closes.append(candle.close)
         result.equity.append(quote + base * candle.close if base else quote)
         result.stops.append(self.trader.stops.confirmed if self.trader.position else None)
 

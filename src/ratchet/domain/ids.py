@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+
+from ratchet.domain.order_types import Vocabulary
 
 _PREFIX = re.compile(r"[a-z][a-z0-9]{1,15}")
 _PAIR = re.compile(r"[A-Z0-9]{1,12}-[A-Z0-9]{1,12}")
@@ -24,7 +25,7 @@ class IdError(ValueError):
     """An id or a part of one is malformed."""
 
 
-class OrderRole(Enum):
+class OrderRole(Vocabulary):
     """Why an order exists."""
 
     ENTRY = "entry"

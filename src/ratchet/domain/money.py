@@ -36,6 +36,8 @@ class MoneyError(ValueError):
 
 def to_decimal(value: Decimal | str | int, what: str = "value") -> Decimal:
     """Return ``value`` as a finite Decimal; floats are refused (they are not exact money)."""
+    if type(value) is Decimal and value.is_finite():  # the common case, on every order path
+        return value
     if isinstance(value, bool | float):
         raise MoneyError(f"{what}: floats are not accepted for money, got {value!r}")
     try:
@@ -236,13 +238,20 @@ class Product:
         return rounded > ZERO and rounded >= self.base_min_size
 
     def _positive(self, value: Decimal, what: str) -> Decimal:
-        amount = to_decimal(value, f"{self.product_id} {what}")
+        amount = self._finite(value, what)
         if amount <= ZERO:
             raise MoneyError(f"{self.product_id} {what} must be > 0, got {amount}")
         return amount
 
     def _non_negative(self, value: Decimal, what: str) -> Decimal:
-        amount = to_decimal(value, f"{self.product_id} {what}")
+        amount = self._finite(value, what)
         if amount < ZERO:
             raise MoneyError(f"{self.product_id} {what} must be >= 0, got {amount}")
         return amount
+
+    def _finite(self, value: Decimal, what: str) -> Decimal:
+        """``value`` as a finite Decimal; the message (named after this product) is only
+        written when it is not one."""
+        if type(value) is Decimal and value.is_finite():
+            return value
+        return to_decimal(value, f"{self.product_id} {what}")

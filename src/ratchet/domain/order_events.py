@@ -11,6 +11,8 @@ from ratchet.domain.order_types import OrderError
 
 def exact(value: Decimal, what: str) -> Decimal:
     """``value`` checked to be a finite Decimal (never a float), else :class:`OrderError`."""
+    if type(value) is Decimal and value.is_finite():
+        return value
     try:
         return to_decimal(value, what)
     except MoneyError as exc:

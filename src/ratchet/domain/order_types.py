@@ -10,14 +10,22 @@ class OrderError(ValueError):
     """An order breaks a trading rule, or an event contradicts what the order already knows."""
 
 
-class OrderSide(Enum):
+class Vocabulary(Enum):
+    """An Enum whose members hash by identity. They are singletons that compare by identity
+    anyway; Enum's own ``__hash__`` is Python code, and these members are dictionary keys on
+    every order event (the transition table, an order's sequence per role)."""
+
+    __hash__ = object.__hash__
+
+
+class OrderSide(Vocabulary):
     """Buy or sell (spot only: a sell never exceeds what is held)."""
 
     BUY = "BUY"
     SELL = "SELL"
 
 
-class OrderType(Enum):
+class OrderType(Vocabulary):
     """Limit entries, stop-limit exits; market only for an audited operator action."""
 
     LIMIT = "LIMIT"
@@ -25,7 +33,7 @@ class OrderType(Enum):
     MARKET = "MARKET"
 
 
-class TimeInForce(Enum):
+class TimeInForce(Vocabulary):
     """Good till cancelled, good till a date (``end_time``), or immediate-or-cancel (market)."""
 
     GTC = "GOOD_UNTIL_CANCELLED"
@@ -33,7 +41,7 @@ class TimeInForce(Enum):
     IOC = "IMMEDIATE_OR_CANCEL"
 
 
-class OrderStatus(Enum):
+class OrderStatus(Vocabulary):
     """Where an order is in its life; see ``orders.TRANSITIONS`` for the allowed moves."""
 
     INITIALIZED = "INITIALIZED"
@@ -53,11 +61,11 @@ class OrderStatus(Enum):
         return self in _TERMINAL
 
 
-# a tuple: membership is an identity test, where a set would call the Enum's Python __hash__
+# a tuple: membership is a few identity tests
 _TERMINAL = (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
 
 
-class OperatorCommand(Enum):
+class OperatorCommand(Vocabulary):
     """What an operator asked for; only the exits may send a market order."""
 
     FORCE_EXIT = "force_exit"

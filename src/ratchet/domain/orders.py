@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum
 
 from ratchet.domain.money import ZERO
 
@@ -55,6 +54,7 @@ from ratchet.domain.order_types import (
     OrderStatus,
     OrderType,
     TimeInForce,
+    Vocabulary,
 )
 
 # read on every event: a module name is found faster than a member through its Enum class
@@ -89,7 +89,7 @@ __all__ = [
 ]
 
 
-class Trigger(Enum):
+class Trigger(Vocabulary):
     """What an event does to the state machine (a fill is partial or completing)."""
 
     SUBMIT = "submit"

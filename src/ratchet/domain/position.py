@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum
 
 from ratchet.domain.money import INFINITY, ZERO, Product, to_decimal
 from ratchet.domain.order_events import Fill
+from ratchet.domain.order_types import Vocabulary
 
 HUNDRED = Decimal(100)
 
@@ -26,7 +26,7 @@ class PositionError(ValueError):
     """An event that a position in its current status cannot take (e.g. an exit before entry)."""
 
 
-class PositionStatus(Enum):
+class PositionStatus(Vocabulary):
     """Where a position is in its life."""
 
     PENDING_ENTRY = "PENDING_ENTRY"

@@ -10,9 +10,14 @@ from ratchet.sim.records import SimFill, SimOrder
 class OrderBook:
     """Our orders (all of them, by id and by client id), the open ones in time priority per
     product, every fill in sequence, and the snapshots of changed orders not yet drained.
+
+    ``snapshots=False`` keeps the changed orders themselves instead of copies: for a caller
+    that drains them at once, synchronously (the backtester), the copies cost time and show
+    nothing more; an update feed that sends every state an order went through needs them.
     """
 
-    def __init__(self, product_ids: Iterable[str]) -> None:
+    def __init__(self, product_ids: Iterable[str], *, snapshots: bool = True) -> None:
+        self._snapshots = snapshots
         self._orders: dict[str, SimOrder] = {}
         self._by_client: dict[str, str] = {}
         self._open: dict[str, list[SimOrder]] = {pid: [] for pid in product_ids}
@@ -109,8 +114,9 @@ class OrderBook:
         return len(self._fills)
 
     def record_update(self, order: SimOrder) -> None:
-        """Keep a snapshot of ``order`` as it is now, for the update feed."""
-        self._updates.append(order.snapshot())
+        """Keep a snapshot of ``order`` as it is now, for the update feed (without
+        ``snapshots``: the order itself, for a caller that drains before the next change)."""
+        self._updates.append(order.snapshot() if self._snapshots else order)
 
     def has_updates(self) -> bool:
         """True when snapshots wait to be drained."""

@@ -70,7 +70,8 @@ class MatchingEngine:
     ``slippage`` (a fraction) makes every taker fill's price that much worse (see
     :class:`~ratchet.sim.execution.Executor`).
     Holds follow :class:`~ratchet.sim.accounts.Ledger`: balances never go negative.
-    Every change of an order is recorded as a snapshot for :meth:`drain_updates`.
+    Every change of an order is recorded as a snapshot for :meth:`drain_updates` (with
+    ``snapshots=False``, the changed order itself: see :class:`~ratchet.sim.book.OrderBook`).
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class MatchingEngine:
         participation: Decimal = Decimal("1"),
         seed: int = 0,
         slippage: Decimal = ZERO,
+        snapshots: bool = True,
     ) -> None:
         self._products = {product.product_id: product for product in products}
         currencies = [
@@ -96,7 +98,7 @@ class MatchingEngine:
         self._participation = to_decimal(participation, "participation")
         if self._participation <= ZERO:
             raise MoneyError(f"participation must be > 0, got {participation}")
-        self._book = OrderBook(self._products)
+        self._book = OrderBook(self._products, snapshots=snapshots)
         self._last: dict[str, Decimal] = {}
         self._expiries = Expiries()
         self._exec = Executor(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import pickle
 from dataclasses import fields
 from decimal import Decimal
 from typing import Any
@@ -37,6 +38,7 @@ from ratchet.domain.orders import (
     TimeInForce,
     Trigger,
 )
+from ratchet.domain.position import PositionStatus
 
 D = Decimal
 S = OrderStatus
@@ -468,3 +470,19 @@ def test_floats_never_get_into_an_order(maker: str) -> None:
             Fill("t1", 0.05, 1.0)  # type: ignore[arg-type]
         else:
             order_with(size=1.5, limit_price=0.05)
+
+
+def test_the_order_vocabulary_hashes_by_identity_and_survives_a_pickle() -> None:
+    # Arrange: every Enum of the order vocabulary, as the transition table and the engine use them
+    vocabularies = [OrderStatus, Trigger, OrderRole, OrderSide, OrderType, TimeInForce]
+    vocabularies += [OperatorCommand, PositionStatus]
+    for vocabulary in vocabularies:
+        members = list(vocabulary)
+        # Act
+        table = {member: index for index, member in enumerate(members)}
+        back = pickle.loads(pickle.dumps(table))
+        # Assert: a member is found as a key, and comes back from a pickle as the same member
+        assert [table[member] for member in members] == list(range(len(members)))
+        assert all(key is members[value] for key, value in back.items())
+        assert all(hash(member) == object.__hash__(member) for member in members)
+    assert (S.OPEN, Trigger.FILL) in TRANSITIONS

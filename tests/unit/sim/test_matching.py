@@ -770,6 +770,22 @@ def test_drain_updates_returns_snapshots_in_change_order_then_nothing() -> None:
     assert engine.drain_updates() == []
 
 
+def test_without_snapshots_drain_updates_gives_each_changed_order_itself_as_it_is_now() -> None:
+    # Arrange: the backtester's engine, which reads every change at once
+    engine = MatchingEngine([BTC_USD], {"USD": D("10000"), "BTC": D("1")}, snapshots=False)
+    engine.set_last_price("BTC-USD", D("20000"))
+    order = place(engine, limit("c", BUY, "0.01", "19900"))
+    engine.market_move("BTC-USD", D("19800"), D("5"), NOW + 60)
+    # Act
+    updates = engine.drain_updates()
+    # Assert: one entry per change, each the order itself (no copy), in its latest state
+    assert [u.order_id for u in updates] == [order.order_id, order.order_id]
+    live = engine.order_by_client_id("c")
+    assert all(u is live for u in updates)
+    assert (live.status, live.filled_size) == ("FILLED", D("0.01"))
+    assert engine.drain_updates() == []
+
+
 def test_orders_and_fills_can_be_filtered() -> None:
     engine = make_engine()
     resting = place(engine, limit("a", BUY, "0.01", "19000"))
