@@ -151,11 +151,12 @@ def median_close(candles: Sequence[Candle]) -> Decimal:
     float's 15 significant digits)."""
     if not candles:
         raise ValueError("no candles: no median close")
-    ordered = sorted(candles, key=lambda candle: candle.figures[2])
+    floats = [candle.figures[2] for candle in candles]
+    ordered = sorted(range(len(floats)), key=floats.__getitem__)  # a stable sort, as sorted()'s
     middle = len(ordered) // 2
     if len(ordered) % 2:
-        return ordered[middle].close
-    return (ordered[middle - 1].close + ordered[middle].close) / 2
+        return candles[ordered[middle]].close
+    return (candles[ordered[middle - 1]].close + candles[ordered[middle]].close) / 2
 
 
 class _Run:

@@ -188,7 +188,7 @@ class Position:
     def tick_ceiling(self) -> Decimal | None:
         """Prices at or below this change nothing in :meth:`on_price` (None: any price may)."""
         high = self.high_water
-        if high is None or self.status.is_final:
+        if high is None or self.status in _FINAL:  # (is_final, without its call)
             return INFINITY
         if self.status is not _OPEN or self._checked_high == high:
             return high

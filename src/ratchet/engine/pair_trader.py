@@ -75,6 +75,7 @@ class PairTrader(OrderEvents, OperatorRequests):
         position_sequence: int = 0,
     ) -> None:
         self.product = product
+        self.pair = product.product_id  # read on every closed candle: a plain attribute
         self.settings = settings or TraderSettings()
         self.signals = SignalEngine(self.settings.rules, self.settings.indicators)
         self.position: Position | None = None
@@ -118,11 +119,6 @@ class PairTrader(OrderEvents, OperatorRequests):
         return f"PairTrader({self.pair}, {state}, stop={self.stops.confirmed})"
 
     @property
-    def pair(self) -> str:
-        """The product id."""
-        return self.product.product_id
-
-    @property
     def is_idle(self) -> bool:
         """True when the pair has no position and asked for no entry."""
         return self.position is None and self._requested_price is None
@@ -144,13 +140,27 @@ class PairTrader(OrderEvents, OperatorRequests):
 
     def orders(self) -> list[Order]:
         """Every order of the current position that the trader tracks."""
-        forced = self.forced.order if self.forced else None
-        found = [self.entry, self.exit, forced, *self.stops.orders()]
-        return [order for order in found if order is not None]
+        return [order for order in self._slots() if order is not None]
 
     def order(self, client_order_id: str) -> Order | None:
         """A tracked order by client_order_id."""
-        return next((o for o in self.orders() if o.client_order_id == client_order_id), None)
+        for order in self._slots():  # a plain loop: this runs for every order event
+            if order is not None and order.client_order_id == client_order_id:
+                return order
+        return None
+
+    def _order_on_exchange(self, exchange_order_id: str) -> Order | None:
+        """A tracked order by the exchange's id for it."""
+        for order in self._slots():
+            if order is not None and order.exchange_order_id == exchange_order_id:
+                return order
+        return None
+
+    def _slots(self) -> tuple[Order | None, ...]:
+        """Where the trader keeps orders (None: empty): the entry, the operator's exit, a
+        forced exit's sell, and the stop with the one it replaces (:meth:`StopKeeper.orders`)."""
+        forced = self.forced.order if self.forced else None
+        return (self.entry, self.exit, forced, self.stops.order, self.stops.retiring)
 
     # -- restart ------------------------------------------------------------------------------
     def warm_up(self, candles: list[Candle]) -> int:
@@ -338,7 +348,7 @@ class PairTrader(OrderEvents, OperatorRequests):
             self.stops.place(position, self._now, d, self._new_order)
         elif order is self.entry and position.status is PositionStatus.OPEN:
             self.stops.maybe_replace(position, self._now, d, self._new_order)  # a late entry fill
-        if order in self.stops.orders():
+        if order is self.stops.order or order is self.stops.retiring:
             self.stops.on_order_change(order, position, self._now, d, self._new_order)
         self._continue_forced_exit(d)
         if position.status is PositionStatus.CLOSED:

@@ -34,10 +34,9 @@ class OperatorRequests:
         entry: Order | None
         forced: ForcedExit | None
         stops: StopKeeper
+        pair: str
         _now: float
 
-        @property
-        def pair(self) -> str: ...
         @property
         def is_idle(self) -> bool: ...
         def order(self, client_order_id: str) -> Order | None: ...

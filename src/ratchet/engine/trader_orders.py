@@ -43,16 +43,15 @@ class OrderEvents:
         entry: Order | None
         forced: ForcedExit | None
         stops: StopKeeper
+        pair: str
         _now: float
         _exchange_filled: dict[str, Decimal]
         _reads_due: dict[str, tuple[float, m.FetchFills | m.LookUpOrder]]
         _awaiting_read: set[str]
 
-        @property
-        def pair(self) -> str: ...
-
         def order(self, client_order_id: str) -> Order | None: ...
         def orders(self) -> list[Order]: ...
+        def _order_on_exchange(self, exchange_order_id: str) -> Order | None: ...
         def _new_order(
             self, role: OrderRole, side: OrderSide, kind: OrderType, size: Decimal, **extra: Any
         ) -> Order: ...
@@ -125,9 +124,7 @@ class OrderEvents:
             return
         touched: list[Order] = []
         for report in event.fills:
-            order = next(
-                (o for o in self.orders() if o.exchange_order_id == report.exchange_order_id), None
-            )
+            order = self._order_on_exchange(report.exchange_order_id)
             if order is None:
                 continue
             changed, fill, conflict = apply_fill(order, report)
