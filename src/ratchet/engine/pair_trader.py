@@ -140,23 +140,23 @@ class PairTrader(OrderEvents, OperatorRequests):
 
     def orders(self) -> list[Order]:
         """Every order of the current position that the trader tracks."""
-        return [order for order in self._slots() if order is not None]
+        return [order for order in self._order_slots() if order is not None]
 
     def order(self, client_order_id: str) -> Order | None:
         """A tracked order by client_order_id."""
-        for order in self._slots():  # a plain loop: this runs for every order event
+        for order in self._order_slots():  # a plain loop: this runs for every order event
             if order is not None and order.client_order_id == client_order_id:
                 return order
         return None
 
     def _order_on_exchange(self, exchange_order_id: str) -> Order | None:
         """A tracked order by the exchange's id for it."""
-        for order in self._slots():
+        for order in self._order_slots():
             if order is not None and order.exchange_order_id == exchange_order_id:
                 return order
         return None
 
-    def _slots(self) -> tuple[Order | None, ...]:
+    def _order_slots(self) -> tuple[Order | None, ...]:
         """Where the trader keeps orders (None: empty): the entry, the operator's exit, a
         forced exit's sell, and the stop with the one it replaces (:meth:`StopKeeper.orders`)."""
         forced = self.forced.order if self.forced else None
