@@ -21,7 +21,14 @@ the default), which is what a user of the CLI gets on this machine; both are pri
 Targets: ratchet ≥ 5 × backtrader's candles/s, and ≥ backtesting.py's. Then a trade-by-trade
 comparison of ratchet with the peers (whose two lists are identical: shared/peers/README.md).
 
-Usage: ``.venv/bin/python bench/backtest_vs_peers.py [--data DIR] [--reps N] [--tile N]``
+The runs are interleaved in rounds (ratchet in one process, backtesting.py, ratchet on
+workers, backtrader), so that a machine whose speed drifts from one minute to the next slows
+all of them alike. Each target is judged on the ratios of the runs of the same round (their
+median, with the range); the candles/s printed are each framework's median run, with its best.
+backtrader, five times slower, runs in fewer rounds on the larger data set.
+
+Usage: ``.venv/bin/python bench/backtest_vs_peers.py [--data DIR] [--reps N] [--reps-large N]
+[--tile N]``
 """
 
 from __future__ import annotations
@@ -137,18 +144,25 @@ class Figure:
         """Candles per second (median run)."""
         return self.candles / self.seconds
 
-
-def timed(reps: int, run: Callable[[], tuple[float, Any]]) -> tuple[list[float], Any]:
-    """``reps`` runs of ``run``; their times and the last result."""
-    times, result = [], None
-    for _ in range(reps):
-        seconds, result = run()
-        times.append(seconds)
-    return times, result
+    @property
+    def best(self) -> float:
+        """Candles per second of the fastest run."""
+        return self.candles / min(self.runs)
 
 
-def measure(data: Path, tile: int, reps: int) -> tuple[list[Figure], dict[str, Any]]:
-    """All three frameworks on one data set; figures and the results of their last runs."""
+def paired(ours: Figure, peer: Figure) -> list[float]:
+    """How many times the peer's time ours took, run by run of the same rounds (>1: faster);
+    when the peer ran in fewer rounds, against its median."""
+    if len(peer.runs) == len(ours.runs):
+        return [theirs / mine for mine, theirs in zip(ours.runs, peer.runs, strict=True)]
+    return [peer.seconds / mine for mine in ours.runs]
+
+
+def measure(
+    data: Path, tile: int, reps: int, backtrader_reps: int
+) -> tuple[list[Figure], dict[str, Any]]:
+    """All three frameworks on one data set, in ``reps`` interleaved rounds (backtrader in the
+    first ``backtrader_reps`` of them); figures and the results of the last runs."""
     # beside this file, importable once ensure_peers() has installed the frameworks
     peer_backtrader = importlib.import_module("peer_backtrader")
     peer_backtesting = importlib.import_module("peer_backtesting")
@@ -157,23 +171,34 @@ def measure(data: Path, tile: int, reps: int) -> tuple[list[Figure], dict[str, A
     candles = sum(len(c) for c in series.values())
     lower = load_frames(data, tile, capitalized=False)
     upper = load_frames(data, tile, capitalized=True)
-    figures, results = [], {}
-    runs, ours = timed(reps, lambda: run_ratchet(series))
-    trades = sum(r.entries for r in ours.values())
-    figures.append(Figure("ratchet, 1 process", candles, runs, trades))
-    results["ratchet"] = ours
     workers = default_workers()
-    runs, shared = timed(reps, lambda: run_ratchet(series, workers))
-    trades = sum(r.entries for r in shared.values())
-    figures.append(Figure(f"ratchet, {workers} workers", candles, runs, trades))
-    runs, bt = timed(reps, lambda: peer_backtrader.run_all(lower))
-    trades = sum(len(log) for log, _ in bt.values())
-    figures.append(Figure(f"backtrader {peer_backtrader.version()}", candles, runs, trades))
-    results["backtrader"] = bt
-    runs, bp = timed(reps, lambda: peer_backtesting.run_all(upper))
-    trades = sum(n for _, n in bp.values())
-    figures.append(Figure(f"backtesting.py {peer_backtesting.version()}", candles, runs, trades))
-    results["backtesting"] = bp
+    names = (
+        "ratchet, 1 process",
+        f"ratchet, {workers} workers",
+        f"backtrader {peer_backtrader.version()}",
+        f"backtesting.py {peer_backtesting.version()}",
+    )
+    times: dict[str, list[float]] = {name: [] for name in names}
+    results: dict[str, Any] = {}
+
+    def clocked(name: str, run: Callable[[], tuple[float, Any]]) -> Any:
+        seconds, result = run()  # each times itself, leaving out what it was handed
+        times[name].append(seconds)
+        return result
+
+    for round_ in range(reps):
+        results["ratchet"] = clocked(names[0], lambda: run_ratchet(series))
+        results["backtesting"] = clocked(names[3], lambda: peer_backtesting.run_all(upper))
+        results["workers"] = clocked(names[1], lambda: run_ratchet(series, workers))
+        if round_ < backtrader_reps:
+            results["backtrader"] = clocked(names[2], lambda: peer_backtrader.run_all(lower))
+    trades = {
+        names[0]: sum(r.entries for r in results["ratchet"].values()),
+        names[1]: sum(r.entries for r in results["workers"].values()),
+        names[2]: sum(len(log) for log, _ in results["backtrader"].values()),
+        names[3]: sum(n for _, n in results["backtesting"].values()),
+    }
+    figures = [Figure(name, candles, times[name], trades[name]) for name in names]
     return figures, results
 
 
@@ -282,33 +307,46 @@ Why trade lists differ (fill rules that are not the same):
 """
 
 
+def _verdict(ratios: list[float], target: float) -> str:
+    """MET or NOT MET on the median ratio of the rounds, with the median and the range."""
+    middle = statistics.median(ratios)
+    met = "MET" if middle >= target else "NOT MET"
+    return f"{met} (median {middle:.2f} x, rounds {min(ratios):.2f}-{max(ratios):.2f} x)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=SHARED_DATA)
-    parser.add_argument("--reps", type=int, default=3, help="runs per framework (median)")
+    parser.add_argument("--reps", type=int, default=5, help="rounds on the data as it is")
+    parser.add_argument(
+        "--reps-large", type=int, default=3, help="rounds on the larger data set (backtrader: 1)"
+    )
     parser.add_argument("--tile", type=int, default=10, help="the larger data set: files × N")
     args = parser.parse_args()
     ensure_peers()
     warnings.filterwarnings("ignore")  # backtesting.py warns of trades open at the end
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     report: dict[str, Any] = {}
-    for tile, reps in ((1, args.reps), (args.tile, 1)):
-        figures, results = measure(args.data, tile, reps)
-        print(f"\n== {figures[0].candles:,} candles (data ×{tile}, median of {reps}) ==")
-        print(f"{'framework':30s} {'seconds':>9s} {'candles/s':>11s} {'trades':>7s}")
+    for tile, reps, bt_reps in ((1, args.reps, args.reps), (args.tile, args.reps_large, 1)):
+        figures, results = measure(args.data, tile, reps, bt_reps)
+        print(f"\n== {figures[0].candles:,} candles (data ×{tile}, {reps} interleaved rounds) ==")
+        print(f"{'framework':30s} {'runs':>4s} {'median s':>9s} {'candles/s':>11s} {'best':>9s}")
         for f in figures:
-            print(f"{f.framework:30s} {f.seconds:9.3f} {f.rate:11,.0f} {f.trades:7d}")
-        *ours, bt, bp = figures
-        for mine in ours:
-            five = mine.rate >= 5 * bt.rate
-            beat = mine.rate >= bp.rate
             print(
-                f"{mine.framework}: target >= 5 x backtrader {'MET' if five else 'NOT MET'} "
-                f"({mine.rate / bt.rate:.2f} x); target >= backtesting.py "
-                f"{'MET' if beat else 'NOT MET'} ({mine.rate / bp.rate:.2f} x)"
+                f"{f.framework:30s} {len(f.runs):4d} {f.seconds:9.3f} {f.rate:11,.0f} "
+                f"{f.best:9,.0f}   trades {f.trades}"
+            )
+        ours, bt = figures[:2], figures[2]
+        bp = figures[3]
+        for mine in ours:
+            five, beat = paired(mine, bt), paired(mine, bp)
+            print(
+                f"{mine.framework}: >= 5 x backtrader {_verdict(five, 5)}; "
+                f">= backtesting.py {_verdict(beat, 1)}"
             )
         report[f"x{tile}"] = {
-            f.framework: {"candles_per_s": round(f.rate), "trades": f.trades} for f in figures
+            f.framework: {"candles_per_s": round(f.rate), "best": round(f.best), "trades": f.trades}
+            for f in figures
         }
         if tile == 1:
             counts = compare(ratchet_trips(results["ratchet"]), peer_trips(results["backtrader"]))
