@@ -81,6 +81,23 @@ def cancelled_report(stop: Order, filled: str) -> OrderReport:
     )
 
 
+def read_answered(t: Trader, stop: Order, at: float) -> list[m.EngineCommand]:
+    """The exchange answers the read of the cancelled stop (it sold 5): the commands given."""
+    placed = t.feed(m.FillsReported((fill("t2", "x-stop", OrderSide.SELL, "0.04900", "5"),)), at)
+    placed += t.feed(m.OrderUpdated(cancelled_report(stop, "5")), at)
+    placed += t.feed(m.OrderRead(stop.client_order_id), at)
+    return placed
+
+
+def assert_the_sold_are_counted(t: Trader, placed: list[m.EngineCommand], held: D) -> None:
+    """The 5 sold left the position, and the one new stop covers only what is still held."""
+    position = t.trader.position
+    assert position is not None
+    assert position.quantity == held - D(5)
+    [new] = [c.order for c in placed if isinstance(c, m.PlaceOrder)]
+    assert new is t.trader.stops.order and new.size == position.quantity
+
+
 def test_fills_of_a_stop_reported_after_its_replace_cancel_are_counted() -> None:
     t, stop, now = stop_being_replaced()
     position = t.trader.position
@@ -121,14 +138,7 @@ def test_a_stale_stream_report_does_not_let_a_cancelled_stop_go_before_its_read(
     assert t.feed(m.OrderUpdated(stale), now + 62) == []
     assert t.trader.stops.retiring is stop
     # the read answers: the 5 sold are counted and the new stop covers only the rest
-    placed = t.feed(
-        m.FillsReported((fill("t2", "x-stop", OrderSide.SELL, "0.049", "5"),)), now + 63
-    )
-    placed += t.feed(m.OrderUpdated(cancelled_report(stop, "5")), now + 63)
-    placed += t.feed(m.OrderRead(stop.client_order_id), now + 63)
-    assert position.quantity == held - D(5)
-    [new] = [c.order for c in placed if isinstance(c, m.PlaceOrder)]
-    assert new is t.trader.stops.order and new.size == position.quantity
+    assert_the_sold_are_counted(t, read_answered(t, stop, now + 63), held)
 
 
 def test_a_failed_read_of_a_cancelled_stops_fills_is_asked_again_until_it_succeeds() -> None:
@@ -152,13 +162,7 @@ def test_a_failed_read_of_a_cancelled_stops_fills_is_asked_again_until_it_succee
     t.feed(m.ReadFailed(m.FetchFills(stop)), now + 120)
     assert t.feed(m.TimerFired(now + 130), now + 130) == [m.FetchFills(stop)]
     # this time the exchange answers: the 5 sold are counted, the new stop covers the rest
-    sold = fill("t2", "x-stop", OrderSide.SELL, "0.04900", "5")
-    placed = t.feed(m.FillsReported((sold,)), now + 131)
-    placed += t.feed(m.OrderUpdated(cancelled_report(stop, "5")), now + 131)
-    placed += t.feed(m.OrderRead(stop.client_order_id), now + 131)
-    assert position.quantity == held - D(5)
-    [new] = [c.order for c in placed if isinstance(c, m.PlaceOrder)]
-    assert new is t.trader.stops.order and new.size == position.quantity
+    assert_the_sold_are_counted(t, read_answered(t, stop, now + 131), held)
     assert t.feed(m.TimerFired(now + 200), now + 200) == []
 
 
