@@ -199,7 +199,8 @@ class MatchingEngine:
         return self._book.has_updates()
 
     def drain_updates(self) -> list[SimOrder]:
-        """Snapshots of the orders changed since the last drain, one per change, in order."""
+        """Snapshots of the orders changed since the last drain, one per change, in order
+        (with ``snapshots=False``: each changed order itself, once per change)."""
         return self._book.drain_updates()
 
     # -- commands ---------------------------------------------------------------------------
