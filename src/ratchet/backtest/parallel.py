@@ -132,6 +132,5 @@ def _run_one(pair: str) -> PairResult:
 def _with_candles(result: PairResult, candles: Sequence[Candle]) -> PairResult:
     """A worker's result with the candle starts and closes it left out put back."""
     if not result.starts and candles:
-        result.starts = [candle.start for candle in candles]
-        result.closes = [candle.close for candle in candles]
+        result.take_candles(candles)
     return result

@@ -78,6 +78,11 @@ class PairResult:
     final_base: Decimal = ZERO
     last_price: Decimal = ZERO
 
+    def take_candles(self, candles: Sequence[Candle]) -> None:
+        """The candles' starts and closes, one per candle (the curves' time axis)."""
+        self.starts = [candle.start for candle in candles]
+        self.closes = [candle.close for candle in candles]
+
     @property
     def closed(self) -> list[Position]:
         """Positions that were closed, in order."""
@@ -138,8 +143,7 @@ def run_pair(
     result = run.result
     result.final_quote = engine.balance(product.quote_currency)
     result.final_base = engine.balance(product.base_currency)
-    result.starts = [candle.start for candle in candles]  # one per candle, as the curves
-    result.closes = [candle.close for candle in candles]
+    result.take_candles(candles)
     result.last_price = candles[-1].close if candles else ZERO
     result.fills = len(engine.fills())
     return result
